@@ -1,0 +1,180 @@
+"""Inference: one onnxruntime session per model of a pack, providers chosen once and read back.
+
+An :class:`Engine` turns a :class:`~sketchpad.ink.Sketch` (or a scanned page) into class
+probabilities per model, the fused prediction, and the three depth features for search. It holds
+no Qt and is called synchronously; the app calls it from a worker thread.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from . import preprocess as pp
+from .ink import Sketch
+from .pack import DEPTHS, ModelSpec, Pack, PackError
+
+log = logging.getLogger(__name__)
+
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+_DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)"}
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    """The provider in use and, when it is the CPU, why CUDA is not."""
+
+    provider: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return "CUDA (GPU)" if self.provider == CUDA else "CPU"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the models think of one sketch.
+
+    ``probs`` is the pack's best prediction (fusion when the pack has one, else the convnet);
+    ``per_model`` holds each model's own probabilities; ``features`` the search vectors per depth.
+    """
+
+    probs: np.ndarray
+    per_model: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    classes: list[str] = field(repr=False, default_factory=list)
+
+    def top(self, k: int = 3, model: str | None = None) -> list[tuple[str, float]]:
+        p = self.probs if model is None else self.per_model[model]
+        order = np.argsort(-p, kind="stable")[:k]
+        return [(self.classes[i], float(p[i])) for i in order]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def session_options(threads: int = 0) -> ort.SessionOptions:
+    """Options for interactive use: no busy-wait spinning, so an idle app uses no CPU."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return so
+
+
+def wanted_providers(prefer_gpu: bool = True) -> tuple[list[str], str]:
+    """Providers to ask for, and why CUDA is not among them when it is not."""
+    if not prefer_gpu:
+        return [CPU], "GPU use is switched off"
+    if CUDA not in ort.get_available_providers():
+        return [CPU], ("this onnxruntime build has no CUDA provider "
+                       "(install onnxruntime-gpu on a machine with an NVIDIA GPU)")
+    return [CUDA, CPU], ""
+
+
+def _check_io(spec: ModelSpec, session: ort.InferenceSession, where: str) -> None:
+    """The manifest's tensor names, dtypes and ranks must match the ONNX graph exactly."""
+    got_in = {i.name: i for i in session.get_inputs()}
+    got_out = {o.name: o for o in session.get_outputs()}
+    for kind, wanted, got in (("input", spec.inputs, got_in), ("output", spec.outputs, got_out)):
+        for name, info in wanted.items():
+            if name not in got:
+                raise PackError(f"{where}: {spec.file.name} has no {kind} {name!r} "
+                                f"(it has {', '.join(got)})")
+            dtype = _DTYPES.get(info.get("dtype", "float32"))
+            if dtype and got[name].type != dtype:
+                raise PackError(f"{where}: {kind} {name!r} is {got[name].type}, manifest says {dtype}")
+            shape = info.get("shape")
+            if shape is not None:
+                g = got[name].shape
+                if len(g) != len(shape) or any(isinstance(a, int) and isinstance(b, int) and a != b
+                                               for a, b in zip(shape, g)):
+                    raise PackError(f"{where}: {kind} {name!r} has shape {g}, manifest says {shape}")
+
+
+class Engine:
+    """All models of one pack, ready to run. Construction validates the ONNX files against the
+    manifest and raises :class:`PackError` precisely when they disagree or do not load."""
+
+    def __init__(self, pack: Pack, prefer_gpu: bool = True, threads: int = 0):
+        self.pack = pack
+        providers, reason = wanted_providers(prefer_gpu)
+        self.sessions: dict[str, ort.InferenceSession] = {}
+        where = f"pack {pack.name!r}"
+        for name, spec in pack.models.items():
+            try:
+                sess = ort.InferenceSession(str(spec.file), session_options(threads),
+                                            providers=providers)
+            except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+                raise PackError(f"{where}: {spec.file.name} does not load "
+                                f"({str(exc).splitlines()[0][:200]})") from None
+            _check_io(spec, sess, where)
+            self.sessions[name] = sess
+        used = self.sessions["convnet"].get_providers()[0]
+        if used != CUDA and not reason:
+            reason = ("the CUDA provider did not start (missing CUDA/cuDNN libraries or no usable "
+                      "GPU); running on the CPU")
+        self.provider = ProviderChoice(used, "" if used == CUDA else reason)
+        log.info("pack %s on %s %s", pack.name, used, reason)
+
+    @property
+    def has_rnn(self) -> bool:
+        return "rnn" in self.sessions
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        spec = self.pack.models[name]
+        outs = list(spec.outputs)
+        return dict(zip(outs, self.sessions[name].run(outs, feeds)))
+
+    def inputs_for(self, source: Sketch | np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """The exact tensors each model is fed (the parity tests compare these with training's)."""
+        feeds: dict[str, dict[str, np.ndarray]] = {}
+        cspec = self.pack.models["convnet"].preprocess
+        (cname,) = self.pack.models["convnet"].inputs
+        if isinstance(cspec, pp.OrderRaster):
+            if not isinstance(source, Sketch):
+                raise PackError(f"pack {self.pack.name!r} needs strokes; an image cannot be read")
+            image = pp.order_raster(source, cspec)
+        elif isinstance(cspec, pp.ConvNetRaster):
+            image = pp.convnet_input(source, cspec)
+        else:
+            raise PackError(f"pack {self.pack.name!r}: convnet has no raster preprocessing")
+        feeds["convnet"] = {cname: image[None]}
+        if self.has_rnn and isinstance(source, Sketch):
+            rspec = self.pack.models["rnn"].preprocess
+            seq, n = pp.stroke3_input(source, rspec)
+            feeds["rnn"] = {"strokes": seq[None], "lengths": np.array([n], np.int64)}
+        return feeds
+
+    def predict(self, source: Sketch | np.ndarray) -> Prediction:
+        """Classify a sketch (all models) or a grey page (convnet only) and extract features."""
+        feeds = self.inputs_for(source)
+        conv = self._run("convnet", feeds["convnet"])
+        per_model = {"convnet": softmax(conv["logits"][0])}
+        probs = per_model["convnet"]
+        if "rnn" in feeds:
+            rnn = self._run("rnn", feeds["rnn"])
+            per_model["rnn"] = softmax(rnn["logits"][0])
+            if "fusion" in self.sessions:
+                fused = self._run("fusion", {"cnn_embedding": conv["embedding"],
+                                             "rnn_embedding": rnn["embedding"]})
+                per_model["fusion"] = softmax(fused["logits"][0])
+                probs = per_model["fusion"]
+        features = {d: conv[f.output][0] for d, f in self.pack.features.items()}
+        return Prediction(probs, per_model, features, self.pack.classes)
+
+    def describe(self) -> dict[str, Any]:
+        """Provider and model summary, for ``sketchpad packs`` and the window's status line."""
+        return {"provider": self.provider.provider, "reason": self.provider.reason,
+                "models": sorted(self.sessions), "depths": [d for d in DEPTHS
+                                                            if d in self.pack.features]}

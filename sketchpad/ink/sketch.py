@@ -1,0 +1,199 @@
+"""The one representation of a sketch: immutable strokes of ``(x, y, t_ms, pressure)`` points.
+
+Every source (the canvas, Quick, Draw! files, TU-Berlin SVGs, sketch-rnn stroke-3) becomes a
+:class:`Sketch`, and every model input is computed from one. Values are immutable so a sketch can
+be handed to a worker thread while the user keeps drawing, with no copy and no lock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Mapping, Sequence
+
+import cv2
+import numpy as np
+
+#: Column order of a stroke's point array.
+X, Y, T, P = 0, 1, 2, 3
+
+#: Quick, Draw! "simplified" uses RDP with this tolerance after scaling to 0..255.
+RDP_EPSILON = 2.0
+#: Longer side of a normalised sketch spans 0..NORMALISED_EXTENT.
+NORMALISED_EXTENT = 255.0
+
+
+class SketchError(ValueError):
+    """A sketch, stroke or file that cannot be turned into ink; the message says where and why."""
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Stroke:
+    """One pen-down to pen-up trace: an ``(n, 4)`` float64 array of ``x, y, t_ms, pressure``."""
+
+    points: np.ndarray
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(self.points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 4:
+            raise SketchError(f"a stroke needs (n, 4) points, got shape {pts.shape}")
+        if len(pts) == 0:
+            raise SketchError("a stroke needs at least one point")
+        if not np.isfinite(pts).all():
+            raise SketchError("a stroke has a NaN or infinite coordinate")
+        object.__setattr__(self, "points", _frozen(pts.copy() if pts is self.points else pts))
+
+    @classmethod
+    def from_xy(cls, xs: Sequence[float], ys: Sequence[float],
+                ts: Sequence[float] | None = None,
+                ps: Sequence[float] | None = None) -> "Stroke":
+        """Build from parallel coordinate lists (the Quick, Draw! layout); t=0, p=1 when absent."""
+        n = len(xs)
+        if len(ys) != n or (ts is not None and len(ts) != n) or (ps is not None and len(ps) != n):
+            raise SketchError("a stroke's x, y, t and pressure lists differ in length")
+        pts = np.empty((n, 4), dtype=np.float64)
+        pts[:, X] = xs
+        pts[:, Y] = ys
+        pts[:, T] = 0.0 if ts is None else ts
+        pts[:, P] = 1.0 if ps is None else ps
+        return cls(pts)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stroke) and np.array_equal(self.points, other.points)
+
+    def __hash__(self) -> int:
+        return hash(self.points.tobytes())
+
+
+@dataclass(frozen=True, eq=False)
+class Sketch:
+    """An ordered tuple of strokes plus what the source said about it.
+
+    ``label`` is the class name when the source gives one (``word`` in Quick, Draw!), ``source_id``
+    the source's id (``key_id``, a TU-Berlin file number); ``meta`` keeps any other fields so that
+    reading and writing a file loses nothing.
+    """
+
+    strokes: tuple[Stroke, ...] = ()
+    label: str | None = None
+    source_id: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strokes", tuple(self.strokes))
+
+    # --- queries ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.strokes
+
+    @property
+    def n_points(self) -> int:
+        return sum(len(s) for s in self.strokes)
+
+    def all_points(self) -> np.ndarray:
+        """Every point of every stroke, stacked: ``(n_points, 4)``."""
+        if not self.strokes:
+            return np.empty((0, 4))
+        return np.concatenate([s.points for s in self.strokes])
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)`` of all ink; raises on an empty sketch, which has none."""
+        if not self.strokes:
+            raise SketchError("an empty sketch has no bounds")
+        pts = self.all_points()
+        return (float(pts[:, X].min()), float(pts[:, Y].min()),
+                float(pts[:, X].max()), float(pts[:, Y].max()))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Sketch) and self.strokes == other.strokes
+                and self.label == other.label and self.source_id == other.source_id
+                and dict(self.meta) == dict(other.meta))
+
+    def __hash__(self) -> int:
+        return hash((self.strokes, self.label, self.source_id))
+
+    # --- edits return new sketches -----------------------------------------------------------
+    def with_strokes(self, strokes: Iterable[Stroke]) -> "Sketch":
+        return Sketch(tuple(strokes), self.label, self.source_id, self.meta)
+
+    def add_stroke(self, stroke: Stroke) -> "Sketch":
+        return self.with_strokes(self.strokes + (stroke,))
+
+    def remove_stroke(self, index: int) -> "Sketch":
+        return self.with_strokes(s for i, s in enumerate(self.strokes) if i != index)
+
+    @cached_property
+    def model_ink(self) -> "Sketch":
+        """Normalised and RDP-simplified: every model input starts here, so it is computed once
+        per value (three preprocessors on one sketch share it)."""
+        return simplify(normalise(self))
+
+    def prefix(self, fraction: float) -> "Sketch":
+        """The first ``fraction`` of the strokes (at least one): what a live app sees mid-drawing."""
+        n = max(1, int(np.ceil(len(self.strokes) * fraction))) if self.strokes else 0
+        return self.with_strokes(self.strokes[:n])
+
+
+def normalise(sketch: Sketch, extent: float = NORMALISED_EXTENT) -> Sketch:
+    """Translate to the bounding box and scale uniformly so the longer side spans ``0..extent``.
+
+    Aspect ratio is kept. A sketch of zero extent (one point, or one repeated point) is only
+    translated: there is no scale to recover, and inventing one would move the point.
+    """
+    if sketch.is_empty:
+        return sketch
+    x0, y0, x1, y1 = sketch.bounds()
+    longer = max(x1 - x0, y1 - y0)
+    scale = extent / longer if longer > 0 else 1.0
+    origin = np.array([x0, y0])
+    strokes = []
+    for s in sketch.strokes:
+        pts = s.points.copy()
+        pts[:, :2] = (pts[:, :2] - origin) * scale
+        strokes.append(Stroke(pts))
+    return sketch.with_strokes(strokes)
+
+
+def rdp_mask(xy: np.ndarray, epsilon: float) -> np.ndarray:
+    """Ramer–Douglas–Peucker: a boolean mask of the points to keep (ends always kept).
+
+    OpenCV's ``approxPolyDP`` does the splitting in C; it returns the kept points, in order, as a
+    subsequence of the input, so a forward match recovers their indices (and with them each
+    point's time and pressure).
+    """
+    n = len(xy)
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = keep[-1] = True
+    if n < 3:
+        return keep
+    pts = np.ascontiguousarray(xy, dtype=np.float32)
+    kept = cv2.approxPolyDP(pts.reshape(-1, 1, 2), float(epsilon), False).reshape(-1, 2)
+    i = 0
+    for p in kept:
+        while i < n and not (pts[i, 0] == p[0] and pts[i, 1] == p[1]):
+            i += 1
+        if i < n:
+            keep[i] = True
+    return keep
+
+
+def simplify(sketch: Sketch, epsilon: float = RDP_EPSILON) -> Sketch:
+    """RDP-simplify each stroke (in the sketch's own units: normalise first for Quick, Draw!'s ε)."""
+    return sketch.with_strokes(Stroke(s.points[rdp_mask(s.points[:, :2], epsilon)])
+                               for s in sketch.strokes)
+
+
+def normalise_and_simplify(sketch: Sketch) -> Sketch:
+    """The shared normalisation every model input starts from (DESIGN.md, "Ink model")."""
+    return sketch.model_ink

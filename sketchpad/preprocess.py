@@ -1,0 +1,218 @@
+"""Sketch → model tensors, written once and imported by training and by the app.
+
+Three inputs (DESIGN.md, "Preprocessing"):
+
+* :func:`convnet_input` — the DeepSketch raster: ink bright on dark, the sketch fitted into a
+  ``content``-pixel box centred in an ``size``-pixel canvas, global mean subtracted. A drawn
+  :class:`Sketch` goes through :func:`render_sketch`, a scanned PNG through :func:`render_image`;
+  both yield the same kind of ``content × content`` uint8 picture, so the network cannot tell them
+  apart (``tests/test_parity.py`` measures how close they are).
+* :func:`order_raster` — the DSN CNN input: strokes drawn with grey levels that fall with stroke
+  order (first stroke brightest), as in the Kaggle Quick, Draw! work the DSN paper builds on.
+* :func:`stroke3_input` — the RNN input: stroke-3 of the normalised, simplified sketch, divided by
+  a scale fitted on the training split, truncated to ``max_len`` points.
+
+Every function is pure and deterministic: the same sketch gives the same bytes everywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from .ink import Sketch, SketchError, normalise_and_simplify, sketch_to_stroke3
+from .ink.sketch import NORMALISED_EXTENT
+
+#: Sub-pixel precision for OpenCV drawing (coordinates are multiplied by 2**_SHIFT).
+_SHIFT = 4
+#: PNG pixels darker than this (on a white page) count as ink when cropping.
+_INK_THRESHOLD = 32
+
+
+@dataclass(frozen=True)
+class ConvNetRaster:
+    """Parameters of the DeepSketch raster; a pack's manifest stores them under ``preprocess``."""
+
+    size: int = 224          # canvas side (network input)
+    content: int = 180       # side of the box the sketch is fitted into
+    line_width: float = 1.5  # stroke width in normalised units (longer side = 255)
+    mean: float = 0.0        # global mean of the training rasters, in 0..1, subtracted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "convnet_raster", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class OrderRaster:
+    """Parameters of the DSN stroke-order raster."""
+
+    size: int = 96
+    line_width: float = 6.0  # normalised units: about 2 px at 96
+    mean: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "order_raster", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Stroke3Spec:
+    """Parameters of the RNN sequence: ``scale`` fitted on training offsets, ``max_len`` = T."""
+
+    scale: float = 1.0
+    max_len: int = 128
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "stroke3", **asdict(self)}
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> ConvNetRaster | OrderRaster | Stroke3Spec:
+    """Rebuild a spec from a manifest entry; unknown kinds or keys fail with a clear message."""
+    kinds = {"convnet_raster": ConvNetRaster, "order_raster": OrderRaster, "stroke3": Stroke3Spec}
+    d = dict(d)
+    kind = d.pop("kind", None)
+    if kind not in kinds:
+        raise ValueError(f"unknown preprocessing kind {kind!r} (known: {', '.join(kinds)})")
+    try:
+        return kinds[kind](**d)
+    except TypeError as exc:
+        raise ValueError(f"bad {kind} parameters: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Rendering
+# ----------------------------------------------------------------------------------------------
+def _fit_transform(content: int, margin: float) -> tuple[float, float]:
+    """Scale and offset mapping normalised units 0..255 into a ``content`` box with a margin."""
+    usable = content - 1 - 2 * margin
+    return usable / NORMALISED_EXTENT, margin
+
+
+def _polylines(sketch: Sketch, content: int, margin: float) -> list[np.ndarray]:
+    """Normalised sketch → int32 polylines in fixed point, centred along the shorter side."""
+    norm = normalise_and_simplify(sketch)
+    x0, y0, x1, y1 = norm.bounds()
+    scale, off = _fit_transform(content, margin)
+    centre = np.array([(NORMALISED_EXTENT - (x1 - x0)) / 2, (NORMALISED_EXTENT - (y1 - y0)) / 2])
+    lines = []
+    for s in norm.strokes:
+        xy = ((s.points[:, :2] + centre) * scale + off) * (1 << _SHIFT)
+        lines.append(np.round(xy).astype(np.int32).reshape(-1, 1, 2))
+    return lines
+
+
+def _draw(img: np.ndarray, lines: list[np.ndarray], colours: list[int], thickness: int) -> None:
+    for line, colour in zip(lines, colours):
+        if len(line) == 1:  # a dot: polylines draws nothing for one point
+            cv2.circle(img, tuple(int(v) for v in line[0, 0]), max(thickness, 1) << (_SHIFT - 1),
+                       colour, -1, cv2.LINE_AA, _SHIFT)
+        else:
+            cv2.polylines(img, [line], False, colour, thickness, cv2.LINE_AA, _SHIFT)
+
+
+def _require_ink(sketch: Sketch) -> None:
+    if sketch.is_empty:
+        raise SketchError("the sketch is empty: draw something first")
+
+
+def render_sketch(sketch: Sketch, content: int, line_width: float = 1.5) -> np.ndarray:
+    """Strokes → ``content × content`` uint8, ink 255 on 0, fitted and centred, aspect kept."""
+    _require_ink(sketch)
+    thickness = max(1, int(round(line_width * content / NORMALISED_EXTENT)))
+    img = np.zeros((content, content), np.uint8)
+    _draw(img, _polylines(sketch, content, margin=thickness / 2), [255] * len(sketch), thickness)
+    return img
+
+
+def render_image(gray: np.ndarray, content: int) -> np.ndarray:
+    """A scanned sketch (dark ink on a light page, uint8) → the same picture as :func:`render_sketch`.
+
+    Inverts, crops to the ink, scales the longer side to ``content`` (area averaging, so thin
+    lines stay), centres, and stretches contrast so the darkest ink maps to 255 as drawn strokes do.
+    """
+    gray = np.asarray(gray)
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise SketchError(f"expected a 2-D uint8 grey image, got {gray.dtype} {gray.shape}")
+    ink = 255 - gray
+    rows = np.flatnonzero(ink.max(axis=1) > _INK_THRESHOLD)
+    cols = np.flatnonzero(ink.max(axis=0) > _INK_THRESHOLD)
+    if not len(rows):
+        raise SketchError("the image has no ink")
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    s = content / max(h, w)
+    nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
+    small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    peak = int(small.max())
+    if peak > 0:
+        small = cv2.convertScaleAbs(small, alpha=255.0 / peak)
+    out = np.zeros((content, content), np.uint8)
+    y, x = (content - nh) // 2, (content - nw) // 2
+    out[y:y + nh, x:x + nw] = small
+    return out
+
+
+def place_in_canvas(picture: np.ndarray, size: int, at: tuple[int, int] | None = None) -> np.ndarray:
+    """Paste a ``content``-sized picture into a ``size`` canvas at ``(row, col)``; centred if None."""
+    c = picture.shape[0]
+    if c > size:
+        raise ValueError(f"picture of {c} px does not fit a {size} px canvas")
+    r0, c0 = at if at is not None else ((size - c) // 2, (size - c) // 2)
+    canvas = np.zeros((size, size), np.uint8)
+    canvas[r0:r0 + c, c0:c0 + c] = picture
+    return canvas
+
+
+def to_tensor(canvas: np.ndarray, mean: float) -> np.ndarray:
+    """uint8 canvas → float32 ``[1, S, S]`` in 0..1 minus the global mean."""
+    out = canvas.astype(np.float32)
+    out *= np.float32(1.0 / 255.0)
+    out -= np.float32(mean)
+    return out[None]
+
+
+def convnet_picture(source: Sketch | np.ndarray, spec: ConvNetRaster) -> np.ndarray:
+    """A sketch or a grey page → the ``content`` picture (before placing and mean subtraction)."""
+    if isinstance(source, Sketch):
+        return render_sketch(source, spec.content, spec.line_width)
+    return render_image(source, spec.content)
+
+
+def convnet_input(source: Sketch | np.ndarray, spec: ConvNetRaster) -> np.ndarray:
+    """The centre view the ConvNet sees: float32 ``[1, size, size]``."""
+    return to_tensor(place_in_canvas(convnet_picture(source, spec), spec.size), spec.mean)
+
+
+def order_canvas(sketch: Sketch, size: int = 96, line_width: float = 6.0) -> np.ndarray:
+    """uint8 ``size × size`` with stroke ``i`` drawn at grey ``255 - 13·min(i, 10)``.
+
+    The level depends only on a stroke's index, never on how many follow, so a sketch being drawn
+    keeps the look of its finished self.
+    """
+    _require_ink(sketch)
+    thickness = max(1, int(round(line_width * size / NORMALISED_EXTENT)))
+    img = np.zeros((size, size), np.uint8)
+    colours = [255 - 13 * min(i, 10) for i in range(len(sketch))]
+    _draw(img, _polylines(sketch, size, margin=thickness / 2), colours, thickness)
+    return img
+
+
+def order_raster(sketch: Sketch, spec: OrderRaster) -> np.ndarray:
+    """The DSN CNN input: float32 ``[1, size, size]``."""
+    return to_tensor(order_canvas(sketch, spec.size, spec.line_width), spec.mean)
+
+
+def stroke3_raw(sketch: Sketch) -> np.ndarray:
+    """Unscaled stroke-3 of the normalised, simplified sketch (what the scale is fitted on)."""
+    _require_ink(sketch)
+    return sketch_to_stroke3(normalise_and_simplify(sketch)).astype(np.float32)
+
+
+def stroke3_input(sketch: Sketch, spec: Stroke3Spec) -> tuple[np.ndarray, int]:
+    """The RNN input: float32 ``[max_len, 3]`` zero-padded, and the number of real rows."""
+    seq = stroke3_raw(sketch)[: spec.max_len]
+    out = np.zeros((spec.max_len, 3), np.float32)
+    out[: len(seq), :2] = seq[:, :2] / np.float32(spec.scale)
+    out[: len(seq), 2] = seq[:, 2]
+    return out, len(seq)

@@ -1,0 +1,1 @@
+"""Training, evaluation and export of Sketchpad's models (PyTorch; the app never imports this)."""

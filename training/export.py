@@ -1,0 +1,219 @@
+"""Write a model pack (DESIGN.md, "Model packs"): ONNX models, Annoy indexes, gallery, manifest.
+
+Both trainers end here, and so does the tiny pack the tests build, so every pack the app meets was
+written by this one function. The layout of ``gallery.npz`` (no pickled objects):
+
+* ``labels`` int32 ``[N]`` — class index of each gallery sketch;
+* ``source_ids`` str ``[N]`` — id in the source dataset (TU-Berlin file number, Quick, Draw! key_id);
+* ``thumbnails`` uint8 ``[N, h, w]`` — optional, ink bright on dark;
+* ``stroke3`` float32 ``[M, 3]`` with ``stroke_offsets`` int64 ``[N + 1]`` — optional, each sketch's
+  normalised stroke-3 rows (so the app can draw and replay it);
+* ``projection_<depth>`` float32 ``[N, 2]`` — a 2-D map of each depth's features (PCA), for the
+  teaching views.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from annoy import AnnoyIndex
+
+from sketchpad.pack import DEPTHS, FORMAT_VERSION, MANIFEST, sha256_of
+
+log = logging.getLogger(__name__)
+
+ANNOY_SEED = 1234
+
+
+@dataclass
+class ModelExport:
+    """One model to write: the module, example inputs by name, output names in manifest order."""
+
+    name: str
+    module: torch.nn.Module
+    inputs: dict[str, torch.Tensor]
+    outputs: Sequence[str]
+    preprocess: dict[str, Any] | None = None
+    dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Gallery:
+    """The indexed sketches and where they came from."""
+
+    labels: np.ndarray
+    source_ids: Sequence[str]
+    attribution: str
+    thumbnails: np.ndarray | None = None
+    stroke3: Sequence[np.ndarray] | None = None
+
+
+def _spec(t: np.ndarray | torch.Tensor, dynamic: dict[int, str]) -> dict[str, Any]:
+    shape: list[Any] = list(t.shape)
+    for axis, name in dynamic.items():
+        shape[axis] = name
+    dtype = "int64" if t.dtype in (torch.int64, np.int64) else "float32"
+    return {"dtype": dtype, "shape": shape}
+
+
+def export_onnx(model: ModelExport, path: Path, atol: float = 1e-4) -> dict[str, Any]:
+    """Export with named tensors and a dynamic batch; then check onnxruntime against PyTorch on
+    the example inputs and return the manifest entry (with the largest difference measured)."""
+    module = model.module.eval()
+    names = list(model.inputs)
+    dyn = {n: model.dynamic.get(n, {0: "N"}) for n in names}
+    dyn.update({o: {0: "N"} for o in model.outputs})
+    with torch.no_grad():
+        torch.onnx.export(module, tuple(model.inputs.values()), str(path), input_names=names,
+                          output_names=list(model.outputs), dynamic_axes=dyn, dynamo=False,
+                          opset_version=17)
+        expected = module(*model.inputs.values())
+    expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(list(model.outputs), {n: t.numpy() for n, t in model.inputs.items()})
+    diff = max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected))
+    if diff > atol:
+        raise RuntimeError(f"{path.name}: onnxruntime and PyTorch differ by {diff:.2e} > {atol}")
+    return {
+        "file": path.name,
+        "inputs": {n: _spec(t, dyn[n]) for n, t in model.inputs.items()},
+        "outputs": {o: _spec(e, {0: "N"}) for o, e in zip(model.outputs, expected)},
+        "preprocess": model.preprocess,
+        "onnx_vs_torch_max_abs_diff": diff,
+    }
+
+
+def build_index(features: np.ndarray, metric: str, path: Path, n_trees: int,
+                queries: int = 500, k: int = 10, search_k: int = -1) -> dict[str, Any]:
+    """Build an Annoy index single-threaded with a fixed seed (reproducible bytes), save it, and
+    measure recall@k of its answers against exact search on ``queries`` gallery items."""
+    n, dim = features.shape
+    index = AnnoyIndex(dim, metric)
+    index.set_seed(ANNOY_SEED)
+    for i, v in enumerate(features):
+        index.add_item(i, v.tolist())
+    t0 = time.perf_counter()
+    index.build(n_trees, n_jobs=1)
+    build_s = time.perf_counter() - t0
+    index.save(str(path))
+    rng = np.random.default_rng(0)
+    qs = rng.choice(n, size=min(queries, n), replace=False)
+    exact = exact_neighbours(features, features[qs], metric, k)
+    hits = 0
+    for row, q in enumerate(qs):
+        approx = index.get_nns_by_vector(features[q].tolist(), k, search_k=search_k)
+        hits += len(set(approx) & set(exact[row].tolist()))
+    return {"n_trees": n_trees, "build_seconds": round(build_s, 3), "search_k": search_k,
+            f"recall_at_{k}": hits / (len(qs) * min(k, n)), "recall_queries": int(len(qs)),
+            "bytes": path.stat().st_size}
+
+
+def exact_neighbours(gallery: np.ndarray, queries: np.ndarray, metric: str, k: int) -> np.ndarray:
+    """Brute-force k nearest (numpy), the reference for recall and for the benchmarks."""
+    g, q = gallery.astype(np.float32), queries.astype(np.float32)
+    if metric == "angular":
+        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        d = -q @ g.T
+    else:
+        d = (q * q).sum(1)[:, None] - 2 * q @ g.T + (g * g).sum(1)[None]
+    k = min(k, g.shape[0])
+    part = np.argpartition(d, k - 1, axis=1)[:, :k]
+    order = np.take_along_axis(d, part, 1).argsort(1, kind="stable")
+    return np.take_along_axis(part, order, 1)
+
+
+def pca_2d(features: np.ndarray) -> np.ndarray:
+    """A 2-D map of the features (top two principal components), for the embedding views."""
+    x = features - features.mean(0)
+    _, _, vt = np.linalg.svd(x[: min(len(x), 5000)], full_matrices=False)
+    return (x @ vt[:2].T).astype(np.float32)
+
+
+def write_gallery(gallery: Gallery, features: dict[str, np.ndarray], path: Path) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "labels": np.asarray(gallery.labels, np.int32),
+        "source_ids": np.asarray([str(s) for s in gallery.source_ids]),
+    }
+    if gallery.thumbnails is not None:
+        arrays["thumbnails"] = np.asarray(gallery.thumbnails, np.uint8)
+    if gallery.stroke3 is not None:
+        lengths = [len(s) for s in gallery.stroke3]
+        arrays["stroke3"] = (np.concatenate(gallery.stroke3).astype(np.float32)
+                             if lengths else np.zeros((0, 3), np.float32))
+        arrays["stroke_offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    for depth, f in features.items():
+        arrays[f"projection_{depth}"] = pca_2d(f)
+    np.savez_compressed(path, **arrays)
+
+
+def hardware() -> str:
+    """What trained the model, for the manifest (the issues ask for it)."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
+    return (f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"torch {torch.__version__}")
+
+
+def write_pack(out_dir: str | Path, *, name: str, title: str, dataset: dict[str, Any],
+               classes: Sequence[str], models: Sequence[ModelExport],
+               features: dict[str, dict[str, Any]], gallery: Gallery,
+               gallery_features: dict[str, np.ndarray], metrics: dict[str, Any],
+               training: dict[str, Any], n_trees: int = 20, extra: dict[str, Any] | None = None,
+               ) -> Path:
+    """Write ``out_dir`` as a complete pack and return it.
+
+    ``features[depth]`` gives ``output`` (the convnet output name), ``layer``, ``metric`` and any
+    figures to keep (e.g. retrieval precision); ``gallery_features[depth]`` are the vectors of the
+    gallery sketches as the exported convnet computes them.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file():
+            old.unlink()
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION, "name": name, "title": title, "dataset": dataset,
+        "classes": list(classes), "models": {}, "features": {}, "metrics": metrics,
+        "training": {"hardware": hardware(), **training}, **(extra or {}),
+    }
+    for model in models:
+        manifest["models"][model.name] = export_onnx(model, out / f"{model.name}.onnx")
+    for depth in DEPTHS:
+        if depth not in features:
+            continue
+        spec = dict(features[depth])
+        vecs = np.asarray(gallery_features[depth], np.float32)
+        metric = spec.pop("metric", "angular")
+        idx = build_index(vecs, metric, out / f"index_{depth}.ann", n_trees)
+        manifest["features"][depth] = {"output": spec.pop("output"), "dim": int(vecs.shape[1]),
+                                       "metric": metric, "index": f"index_{depth}.ann",
+                                       "annoy": idx, **spec}
+    write_gallery(gallery, gallery_features, out / "gallery.npz")
+    (out / "ATTRIBUTION.txt").write_text(gallery.attribution + "\n", encoding="utf-8")
+    manifest["gallery"] = {"file": "gallery.npz", "size": int(len(gallery.labels)),
+                           "attribution": gallery.attribution,
+                           "has_strokes": gallery.stroke3 is not None,
+                           "has_thumbnails": gallery.thumbnails is not None}
+    manifest["files"] = {p.name: sha256_of(p) for p in sorted(out.iterdir())
+                         if p.is_file() and p.name != MANIFEST}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_jsonable) + "\n",
+                                encoding="utf-8")
+    log.info("wrote pack %s to %s", name, out)
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
