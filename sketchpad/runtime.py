@@ -1,0 +1,48 @@
+"""A pack ready to answer: engine + gallery + searcher, and one call from sketch to answer.
+
+The app (on its worker thread) and the command line both go through :meth:`LoadedPack.analyse`,
+so "what the window shows" and "what ``sketchpad classify`` prints" cannot drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engine import Engine, Prediction
+from .gallery import Gallery
+from .ink import Sketch
+from .pack import Pack, load_pack
+from .search import Neighbour, Searcher
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The prediction for one sketch and its neighbours per depth."""
+
+    prediction: Prediction
+    neighbours: dict[str, list[Neighbour]]
+
+
+class LoadedPack:
+    """Everything the app needs of one pack; construction raises PackError with the reason."""
+
+    def __init__(self, pack: Pack, prefer_gpu: bool = True, threads: int = 0):
+        self.pack = pack
+        self.engine = Engine(pack, prefer_gpu=prefer_gpu, threads=threads)
+        self.gallery = Gallery(pack)
+        self.searcher = Searcher(pack, self.gallery.labels)
+
+    @classmethod
+    def open(cls, path: str | Path, prefer_gpu: bool = True, threads: int = 0) -> "LoadedPack":
+        return cls(load_pack(path), prefer_gpu=prefer_gpu, threads=threads)
+
+    @property
+    def name(self) -> str:
+        return self.pack.name
+
+    def analyse(self, source: Sketch | np.ndarray, k: int = 8) -> Analysis:
+        """Classify and search: the whole pen-up → result path, synchronously."""
+        prediction = self.engine.predict(source)
+        return Analysis(prediction, self.searcher.query_all(prediction.features, k))
