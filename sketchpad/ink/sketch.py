@@ -65,6 +65,9 @@ class Stroke:
     def __len__(self) -> int:
         return len(self.points)
 
+    def __repr__(self) -> str:
+        return f"Stroke({len(self.points)} points)"
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Stroke) and np.array_equal(self.points, other.points)
 
