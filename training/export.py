@@ -9,7 +9,10 @@ written by this one function. The layout of ``gallery.npz`` (no pickled objects)
 * ``stroke3`` float32 ``[M, 3]`` with ``stroke_offsets`` int64 ``[N + 1]`` — optional, each sketch's
   normalised stroke-3 rows (so the app can draw and replay it);
 * ``projection_<depth>`` float32 ``[N, 2]`` — a 2-D map of each depth's features (PCA), for the
-  teaching views.
+  teaching views;
+* ``projection_mean_<depth>`` float32 ``[D]`` and ``projection_basis_<depth>`` float32 ``[2, D]`` —
+  that PCA itself, so the app places a new sketch on the map exactly where a gallery sketch with
+  the same features sits (``(f - mean) @ basis.T``).
 """
 from __future__ import annotations
 
@@ -131,11 +134,19 @@ def exact_neighbours(gallery: np.ndarray, queries: np.ndarray, metric: str, k: i
     return np.take_along_axis(part, order, 1)
 
 
+def pca_basis(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the top two principal axes ``[2, D]`` of the features (fitted on at most
+    5000 rows), stored in the gallery so the app can project new sketches the same way."""
+    mean = features.mean(0)
+    x = features[: min(len(features), 5000)] - mean
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    return mean.astype(np.float32), vt[:2].astype(np.float32)
+
+
 def pca_2d(features: np.ndarray) -> np.ndarray:
     """A 2-D map of the features (top two principal components), for the embedding views."""
-    x = features - features.mean(0)
-    _, _, vt = np.linalg.svd(x[: min(len(x), 5000)], full_matrices=False)
-    return (x @ vt[:2].T).astype(np.float32)
+    mean, basis = pca_basis(features)
+    return ((features - mean) @ basis.T).astype(np.float32)
 
 
 def write_gallery(gallery: Gallery, features: dict[str, np.ndarray], path: Path) -> None:
@@ -151,7 +162,10 @@ def write_gallery(gallery: Gallery, features: dict[str, np.ndarray], path: Path)
                              if lengths else np.zeros((0, 3), np.float32))
         arrays["stroke_offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     for depth, f in features.items():
-        arrays[f"projection_{depth}"] = pca_2d(f)
+        mean, basis = pca_basis(f)
+        arrays[f"projection_{depth}"] = ((f - mean) @ basis.T).astype(np.float32)
+        arrays[f"projection_mean_{depth}"] = mean
+        arrays[f"projection_basis_{depth}"] = basis
     np.savez_compressed(path, **arrays)
 
 

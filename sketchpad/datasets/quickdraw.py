@@ -22,24 +22,30 @@ def class_name(path: str | Path) -> str:
 
 
 def iter_sketchrnn_npz(path: str | Path, keys: list[str] | None = None,
-                       label: str | None = None) -> Iterator[Sketch]:
+                       label: str | None = None, allow_pickle: bool = True) -> Iterator[Sketch]:
     """Every stroke-3 drawing in a sketch-rnn ``.npz``, whatever its keys are called.
 
     The drawings have different lengths, so numpy stores them as an object array, and reading an
-    object array needs ``allow_pickle=True``. Only do this with files you trust: a pickle can run
-    code. Non-object arrays (such as ``pix_count``) are not drawings and are skipped.
+    object array means unpickling it. A pickle can run code, so the archive is opened with
+    ``allow_pickle=False`` and only a member that is an object array is re-read with pickling on,
+    and only when ``allow_pickle`` is true (the default, for the published sketch-rnn files); pass
+    ``allow_pickle=False`` for files you do not trust, and such a member raises
+    :class:`SketchError` instead. Non-object arrays (such as ``pix_count``) are not drawings and
+    are skipped.
     """
     path = Path(path)
     label = label or class_name(path)
     try:
-        data = np.load(path, allow_pickle=True, encoding="latin1")
+        data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise SketchError(f"{path}: not a readable .npz ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise SketchError(f"{path}: a single .npy array, not an .npz archive of drawings")
     with data:
         for key in keys or data.files:
             if key not in data.files:
                 raise SketchError(f"{path}: no key {key!r} (has {', '.join(data.files)})")
-            arr = data[key]
+            arr = _npz_member(path, data, key, allow_pickle)
             if arr.dtype != object:
                 continue
             for i, seq in enumerate(arr):
@@ -47,6 +53,25 @@ def iter_sketchrnn_npz(path: str | Path, keys: list[str] | None = None,
                     yield stroke3_to_sketch(seq, label=label, source_id=f"{path.stem}/{key}/{i}")
                 except SketchError as exc:
                     raise SketchError(f"{path}[{key}][{i}]: {exc}") from None
+
+
+def _npz_member(path: Path, data: np.lib.npyio.NpzFile, key: str, allow_pickle: bool) -> np.ndarray:
+    """One member of an archive opened without pickling; object arrays are re-read with it."""
+    try:
+        return data[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise SketchError(f"{path}[{key}]: not a readable array ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise SketchError(f"{path}[{key}]: not a readable array ({exc})") from None
+    if not allow_pickle:
+        raise SketchError(f"{path}[{key}]: an object array, which only unpickling can read; "
+                          "pass allow_pickle=True if you trust this file")
+    try:
+        with np.load(path, allow_pickle=True, encoding="latin1") as trusted:
+            return trusted[key]
+    except Exception as exc:  # unpickling raises whatever the pickled objects raise
+        raise SketchError(f"{path}[{key}]: not a readable array ({exc})") from None
 
 
 def iter_bitmaps_npy(path: str | Path) -> Iterator[tuple[np.ndarray, str]]:

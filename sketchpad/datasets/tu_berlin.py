@@ -80,7 +80,7 @@ def read_png(path: str | Path) -> np.ndarray:
 
 
 # --- SVG -------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"[MmLlCcHhVvZz]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _TRANSFORM = re.compile(r"(translate|scale|matrix)\s*\(([^)]*)\)")
 
 
@@ -99,7 +99,8 @@ def _transform_matrix(text: str | None) -> np.ndarray:
 
 
 def _path_points(d: str, where: str) -> np.ndarray:
-    """SVG path data (M, L, H, V, C, Z; absolute or relative) → polyline points."""
+    """SVG path data (M, L, H, V, C, Z; absolute or relative) → polyline points; any other
+    command (arcs, quadratics: TU-Berlin uses none) is refused by name, never skipped."""
     tokens = _TOKEN.findall(d)
     pts: list[np.ndarray] = []
     cur = np.zeros(2)

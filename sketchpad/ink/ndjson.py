@@ -54,9 +54,10 @@ def sketch_to_drawing(sketch: Sketch, with_time: bool | None = None,
         with_time = bool(sketch.meta.get("has_time", True))
     if with_pressure is None:
         with_pressure = any(bool((s.points[:, P] != 1.0).any()) for s in sketch.strokes)
-    obj: dict[str, Any] = {k: v for k, v in sketch.meta.items() if k != "has_time"}
-    if sketch.label is not None:
-        obj["word"] = sketch.label
+    # Key order as Google writes it (word, other fields, key_id, drawing): a Quick, Draw! line
+    # read and written again comes back byte for byte.
+    obj: dict[str, Any] = {} if sketch.label is None else {"word": sketch.label}
+    obj.update((k, v) for k, v in sketch.meta.items() if k != "has_time")
     if sketch.source_id is not None:
         obj["key_id"] = sketch.source_id
     cols = (X, Y, T) if with_time else (X, Y)
@@ -90,24 +91,30 @@ def iter_ndjson(path: str | Path, errors: str = "raise",
         raise ValueError("errors must be 'raise' or 'skip'")
     path = Path(path)
     try:
-        handle = path.open("r", encoding="utf-8")
+        handle = path.open("rb")  # decoded line by line, so an encoding error names its line
     except OSError as exc:
         raise SketchError(f"{path}: cannot open ({exc.strerror})") from None
     with handle:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield parse_line(line, f"{path}:{lineno}")
-                except SketchError as exc:
-                    if errors == "raise":
-                        raise
-                    if bad_lines is not None:
-                        bad_lines.append(str(exc))
-        except UnicodeDecodeError:
-            raise SketchError(f"{path}:{lineno + 1}: not UTF-8 text") from None
+        for lineno, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                sketch = parse_line(_decode(raw, where), where)
+            except SketchError as exc:
+                if errors == "raise":
+                    raise
+                if bad_lines is not None:
+                    bad_lines.append(str(exc))
+                continue
+            yield sketch
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SketchError(f"{where}: not UTF-8 text") from None
 
 
 def write_ndjson(sketches: Iterable[Sketch], out: str | Path | IO[str], with_time: bool | None = None,

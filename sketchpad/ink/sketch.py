@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 import cv2
@@ -81,7 +82,8 @@ class Sketch:
 
     ``label`` is the class name when the source gives one (``word`` in Quick, Draw!), ``source_id``
     the source's id (``key_id``, a TU-Berlin file number); ``meta`` keeps any other fields so that
-    reading and writing a file loses nothing.
+    reading and writing a file loses nothing. ``meta`` is stored as a read-only copy (a
+    ``MappingProxyType``), so no holder of a sketch can change what another holder sees.
     """
 
     strokes: tuple[Stroke, ...] = ()
@@ -91,6 +93,16 @@ class Sketch:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strokes", tuple(self.strokes))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    # A mappingproxy does not pickle; worker processes (DataLoader) and deepcopy need these.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"strokes": self.strokes, "label": self.label, "source_id": self.source_id,
+                "meta": dict(self.meta)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "meta", MappingProxyType(dict(state["meta"])))
 
     # --- queries ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -171,9 +183,12 @@ def normalise(sketch: Sketch, extent: float = NORMALISED_EXTENT) -> Sketch:
 def rdp_mask(xy: np.ndarray, epsilon: float) -> np.ndarray:
     """Ramer–Douglas–Peucker: a boolean mask of the points to keep (ends always kept).
 
-    OpenCV's ``approxPolyDP`` does the splitting in C; it returns the kept points, in order, as a
-    subsequence of the input, so a forward match recovers their indices (and with them each
-    point's time and pressure).
+    OpenCV's ``approxPolyDP`` does the splitting in C (in float32). It returns the kept points,
+    in order, as a subsequence of the input, so a forward match recovers their indices (and with
+    them each point's time and pressure). Where a stroke passes the same spot twice the match may
+    pick the earlier visit: the kept coordinates, and so every model input, are the same either
+    way. OpenCV leaves out the end point when it coincides with the start (a closed stroke); the
+    end is always kept here, so the output polyline is OpenCV's with the end restored.
     """
     n = len(xy)
     keep = np.zeros(n, dtype=bool)
@@ -182,12 +197,16 @@ def rdp_mask(xy: np.ndarray, epsilon: float) -> np.ndarray:
         return keep
     pts = np.ascontiguousarray(xy, dtype=np.float32)
     kept = cv2.approxPolyDP(pts.reshape(-1, 1, 2), float(epsilon), False).reshape(-1, 2)
+    if len(kept) > 1 and (kept[-1] == pts[-1]).all():
+        kept = kept[:-1]  # the end point: already kept, and it must not match an earlier visit
     i = 0
     for p in kept:
-        while i < n and not (pts[i, 0] == p[0] and pts[i, 1] == p[1]):
+        while i < n - 1 and not (pts[i, 0] == p[0] and pts[i, 1] == p[1]):
             i += 1
-        if i < n:
-            keep[i] = True
+        if i >= n - 1:
+            break
+        keep[i] = True
+        i += 1
     return keep
 
 

@@ -1,0 +1,293 @@
+"""Depth explorer: the paper's Figure 4 as a live tool.
+
+For one query — the sketch on the canvas, or any gallery sketch — the k nearest gallery sketches
+at each depth side by side, with the share of neighbours of the query's class per depth and the
+retrieval precision the export measured for that depth. Low depths tend to return sketches that
+share strokes and texture, high depths sketches that share meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from ... import preprocess as pp
+from ...engine import Prediction
+from ...ink import Sketch
+from ...runtime import LoadedPack
+from ...search import Neighbour
+from ..state import AppState
+from .common import TeachingView, depth_title, depths_of, grey_image
+from .worker import Latest
+
+CURRENT, GALLERY = "Current sketch", "Gallery sketch"
+
+
+@dataclass(frozen=True)
+class DepthResult:
+    """Neighbours of one query per depth and the class they are compared with."""
+
+    query: str                          # what was asked, in words
+    gallery_id: int | None              # the query's gallery row, when it is a gallery sketch
+    reference: int | None               # class index compared with (None: nothing to compare)
+    reference_source: str               # "its label" or "top prediction"
+    neighbours: dict[str, list[Neighbour]]
+
+    def share(self, depth: str) -> float | None:
+        return same_class_share(self.neighbours[depth], self.reference)
+
+
+def same_class_share(neighbours: list[Neighbour], label: int | None) -> float | None:
+    """Fraction of ``neighbours`` whose class is ``label`` (None without neighbours or label)."""
+    if label is None or not neighbours:
+        return None
+    return sum(n.label == label for n in neighbours) / len(neighbours)
+
+
+def explore_gallery(pack: LoadedPack, i: int, k: int) -> DepthResult:
+    """Neighbours of gallery sketch ``i`` by its stored feature vectors (no inference, so
+    raster-only galleries work too); the sketch itself is left out of its own neighbours."""
+    neighbours = {}
+    for depth in depths_of(pack):
+        vector = np.asarray(pack.searcher.indexes[depth].get_item_vector(int(i)), np.float32)
+        found = pack.searcher.query(depth, vector, k + 1)
+        neighbours[depth] = [n for n in found if n.gallery_id != i][:k]
+    return DepthResult(f"gallery sketch #{i} ({pack.gallery.label_name(i)})", int(i),
+                       int(pack.gallery.labels[i]), "its label", neighbours)
+
+
+def explore_sketch(pack: LoadedPack, sketch: Sketch, k: int,
+                   prediction: Prediction | None = None) -> DepthResult:
+    """Neighbours of a drawn sketch; compared with its label when it has a known one, else with
+    the pack's top prediction."""
+    prediction = prediction or pack.engine.predict(sketch)
+    neighbours = pack.searcher.query_all(prediction.features, k)
+    if sketch.label in pack.pack.classes:
+        reference, source = pack.pack.classes.index(sketch.label), "its label"
+    else:
+        reference, source = int(np.argmax(prediction.probs)), "top prediction"
+    return DepthResult("the current sketch", None, reference, source, neighbours)
+
+
+def _is_precision(key: str) -> bool:
+    k = key.lower()
+    return "precision" in k or k == "map" or k.startswith("map_") or "mean_average" in k
+
+
+def _figure(value: Any) -> tuple[str, str]:
+    """A manifest figure (a number, or ``{"value": ..., "protocol": ...}``) as text + protocol."""
+    protocol = ""
+    if isinstance(value, dict):
+        protocol = str(value.get("protocol", ""))
+        value = value.get("value")
+    if isinstance(value, float):
+        return f"{value:.3f}", protocol
+    return str(value), protocol
+
+
+def measured_precision(pack: LoadedPack, depth: str) -> list[tuple[str, str, str]]:
+    """``(name, value, protocol)`` of every retrieval-precision figure the pack stores for
+    ``depth``: keys with "precision" or "map" in ``features[depth]`` of the manifest, and metrics
+    whose name also names the depth (e.g. ``precision_at_10_low``)."""
+    found = []
+    for key, value in pack.pack.features[depth].info.items():
+        if _is_precision(key):
+            found.append((key, *_figure(value)))
+    for key, value in pack.pack.metrics.items():
+        if _is_precision(key) and depth in key.lower().split("_"):
+            found.append((key, *_figure(value)))
+    return found
+
+
+class DepthColumn(QGroupBox):
+    """One depth: share of same-class neighbours, measured precision, the neighbours."""
+
+    COLUMNS = 3
+
+    def __init__(self, depth: str, on_pick, parent: QWidget | None = None):
+        super().__init__(depth_title(depth), parent)
+        self.depth = depth
+        self._on_pick = on_pick
+        layout = QVBoxLayout(self)
+        self.share_label = QLabel()
+        self.share_label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.precision_label = QLabel()
+        self.precision_label.setWordWrap(True)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        layout.addWidget(self.share_label)
+        layout.addWidget(self.precision_label)
+        layout.addLayout(self.grid)
+        layout.addStretch(1)
+        self.buttons: list[QToolButton] = []
+
+    def show_result(self, pack: LoadedPack, result: DepthResult, pixmaps: list[QPixmap]) -> None:
+        share = result.share(self.depth)
+        neighbours = result.neighbours[self.depth]
+        if share is None:
+            self.share_label.setText("same class: —")
+        else:
+            same = round(share * len(neighbours))
+            self.share_label.setText(f"same class: {same}/{len(neighbours)} ({share:.0%})")
+        lines = measured_precision(pack, self.depth)
+        # Values inline, protocols (often a paragraph) in the tooltip.
+        self.precision_label.setText(
+            "gallery retrieval: " + (" · ".join(f"{n} = {v}" for n, v, _ in lines)
+                                     if lines else "not measured"))
+        self.precision_label.setToolTip("\n".join(f"{n}: {p}" for n, _, p in lines if p))
+        for b in self.buttons:
+            b.deleteLater()
+        self.buttons = []
+        for j, (n, pm) in enumerate(zip(neighbours, pixmaps)):
+            b = QToolButton()
+            b.setIcon(QIcon(pm))
+            b.setIconSize(QSize(64, 64))
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            name = pack.pack.classes[n.label]
+            b.setText(name if len(name) <= 12 else name[:11] + "…")
+            b.setToolTip(f"gallery #{n.gallery_id}: {name}, distance {n.distance:.3f}"
+                         "\nclick to explore this sketch")
+            if result.reference is not None and n.label == result.reference:
+                b.setStyleSheet("QToolButton { border: 2px solid #2a9d3a; border-radius: 4px; }")
+            else:
+                b.setStyleSheet("QToolButton { border: 2px solid transparent; }")
+            b.clicked.connect(lambda _=False, gid=n.gallery_id: self._on_pick(gid))
+            self.grid.addWidget(b, j // self.COLUMNS, j % self.COLUMNS)
+            self.buttons.append(b)
+
+
+class DepthExplorer(TeachingView):
+    """Figure 4, live: the neighbours of one sketch at the three depths, side by side."""
+
+    title = "Depth explorer — similar sketches at three depths"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(state, parent)
+        self.work = Latest(self)
+        self.work.ready.connect(self._show)
+        self.work.failed.connect(lambda msg: self.status.setText(f"could not search: {msg}"))
+        self.result: DepthResult | None = None
+        self.source = QComboBox()
+        self.source.addItems([CURRENT, GALLERY])
+        self.index = QSpinBox()
+        self.index.setPrefix("#")
+        self.k = QSpinBox()
+        self.k.setRange(1, 50)
+        self.k.setValue(9)
+        self.k.setPrefix("k = ")
+        self.query_picture = QLabel()
+        self.query_picture.setFixedSize(80, 80)
+        self.query_picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_picture.setStyleSheet("background: white; border: 1px solid #999;")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        for w in (QLabel("Query:"), self.source, self.index, self.k):
+            top.addWidget(w)
+        top.addStretch(1)
+        head = QHBoxLayout()
+        head.addWidget(self.query_picture)
+        head.addWidget(self.status, 1)
+        self.columns_box = QWidget()
+        self.columns_layout = QHBoxLayout(self.columns_box)
+        self.columns: dict[str, DepthColumn] = {}
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.columns_box)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(head)
+        layout.addWidget(scroll, 1)
+        self.source.currentTextChanged.connect(lambda _: self.refresh(False))
+        self.index.valueChanged.connect(lambda _: self._on_index())
+        self.k.valueChanged.connect(lambda _: self.refresh(False))
+        self.resize(900, 640)
+        self.refresh(pack_changed=True)
+
+    @property
+    def busy(self) -> bool:
+        return self.work.busy
+
+    def show_gallery_sketch(self, i: int) -> None:
+        """Make gallery sketch ``i`` the query (what clicking a neighbour does)."""
+        self.index.setValue(i)
+        self.source.setCurrentText(GALLERY)
+        self.refresh(False)
+
+    def _on_index(self) -> None:
+        if self.source.currentText() == GALLERY:
+            self.refresh(False)
+
+    def refresh(self, pack_changed: bool) -> None:
+        pack = self.state.pack()
+        if pack_changed:
+            self._rebuild_columns(pack)
+        if pack is None:
+            self.work.cancel()
+            self.status.setText("No pack is loaded.")
+            return
+        k = self.k.value()
+        if self.source.currentText() == GALLERY:
+            i = self.index.value()
+            self.work.submit(lambda: self._compute(pack, explore_gallery(pack, i, k), None))
+            return
+        sketch = self.state.sketch()
+        if sketch.is_empty:
+            self.work.cancel()
+            self.query_picture.clear()
+            self.status.setText("Draw a sketch, or choose a gallery sketch as the query.")
+            for c in self.columns.values():
+                c.show_result(pack, DepthResult("", None, None, "", {d: [] for d in self.columns}),
+                              [])
+            return
+        analysis = self.state.analysis()
+        prediction = analysis.prediction if analysis is not None else None
+        self.work.submit(lambda: self._compute(pack, explore_sketch(pack, sketch, k, prediction),
+                                               sketch))
+
+    @staticmethod
+    def _compute(pack: LoadedPack, result: DepthResult, sketch: Sketch | None):
+        """Worker side: the result plus every picture it needs, as QImages."""
+        if sketch is not None:
+            query = grey_image(255 - pp.render_sketch(sketch, 72, line_width=4.0))
+        else:
+            query = grey_image(255 - pack.gallery.picture(result.gallery_id, 72))
+        pictures = {d: [grey_image(255 - pack.gallery.picture(n.gallery_id, 64)) for n in ns]
+                    for d, ns in result.neighbours.items()}
+        return pack, result, query, pictures
+
+    def _rebuild_columns(self, pack: LoadedPack | None) -> None:
+        for c in self.columns.values():
+            c.deleteLater()
+        self.columns = {}
+        if pack is None:
+            return
+        self.index.setRange(0, max(0, len(pack.gallery) - 1))
+        for depth in depths_of(pack):
+            column = DepthColumn(depth, self.show_gallery_sketch)
+            self.columns[depth] = column
+            self.columns_layout.addWidget(column, 1)
+
+    def _show(self, payload) -> None:
+        pack, result, query, pictures = payload
+        if pack is not self.state.pack():
+            return
+        self.result = result
+        self.query_picture.setPixmap(QPixmap.fromImage(query))
+        ref = ("—" if result.reference is None
+               else f"{pack.pack.classes[result.reference]} ({result.reference_source})")
+        shares = [result.share(d) for d in self.columns]
+        trend = ""
+        if all(s is not None for s in shares) and len(shares) > 1:
+            trend = ("  Same-class share rises with depth, as in the paper's Figure 4."
+                     if shares[-1] > shares[0] else "")
+        self.status.setText(f"Query: {result.query}. Class compared with: {ref}. "
+                            f"Green frame = same class.{trend}")
+        for depth, column in self.columns.items():
+            column.show_result(pack, result,
+                               [QPixmap.fromImage(im) for im in pictures.get(depth, [])])

@@ -1,0 +1,394 @@
+"""``sketchpad classify | search | packs``: the app's engine from a shell, with no Qt imported.
+
+Every command goes through :class:`~sketchpad.runtime.LoadedPack`, the object the window uses,
+so what a script prints is what the window would show for the same drawing.
+
+Exit codes (a script can rely on them; ``sketchpad --help`` lists them too):
+
+* 0 — done;
+* 2 — usage error (unknown command or option, bad value);
+* 3 — a bad input file: one line ``sketchpad: FILE:LINE: reason`` on stderr, no traceback;
+* 4 — no usable pack: none installed, the one asked for is missing or broken, or it cannot read
+  this kind of input (a stroke-order pack given a PNG).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .ink import Sketch, SketchError, iter_ndjson
+from .pack import DEPTHS, MANIFEST, Pack, PackEntry, PackError, builtin_packs_dir, discover_packs, \
+    load_pack, user_packs_dir
+from .preprocess import ConvNetRaster
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PACK = 0, 2, 3, 4
+#: Pack preferred by default for each kind of input, when it is installed and valid.
+PREFERRED = {"strokes": "quickdraw", "image": "tu-berlin"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+_PNG_MAGIC = b"\x89PNG"
+PACKS_DIR_ENV_HELP = ("search packs only in DIR (default: the built-in packs, then "
+                      "$SKETCHPAD_PACKS or ~/.local/share/sketchpad/packs)")
+
+EPILOG = """\
+exit codes:
+  0  done
+  2  usage error
+  3  bad input file (one line "sketchpad: FILE:LINE: reason" on stderr)
+  4  no usable pack (none installed, missing, broken, or unable to read this input)
+
+With no command, sketchpad starts the desktop app."""
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr with its exit code."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+# --- inputs --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Drawing:
+    """One thing to classify: a sketch (ndjson) or a grey page (image), and where it came from."""
+
+    where: str
+    source: Sketch | np.ndarray
+    label: str | None
+
+
+def input_kind(path: Path) -> str:
+    """``"image"`` for PNG/JPEG/BMP (by suffix or PNG signature), else ``"strokes"`` (ndjson)."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return "image"
+    try:
+        with path.open("rb") as f:
+            return "image" if f.read(4) == _PNG_MAGIC else "strokes"
+    except OSError:
+        return "strokes"  # the ndjson reader then says why the file cannot be opened
+
+
+def read_drawings(path: Path) -> Iterator[Drawing]:
+    """The drawings of one file, streamed; a bad file raises :class:`SketchError` with FILE:LINE."""
+    if input_kind(path) == "image":
+        from .datasets.tu_berlin import read_png
+        yield Drawing(str(path), read_png(path), None)
+        return
+    n = 0
+    for n, sketch in enumerate(iter_ndjson(path), 1):
+        yield Drawing(f"{path}#{n}", sketch, sketch.label)
+    if n == 0:
+        raise SketchError(f"{path}:1: no drawings in the file")
+
+
+# --- packs ---------------------------------------------------------------------------------------
+def pack_dirs(packs_dir: Path | None) -> tuple[Path, ...]:
+    return (packs_dir,) if packs_dir else (builtin_packs_dir(), user_packs_dir())
+
+
+def reads_images(pack: Pack) -> bool:
+    """Only a DeepSketch raster can be made from a scanned page; order rasters need strokes."""
+    return isinstance(pack.models["convnet"].preprocess, ConvNetRaster)
+
+
+def find_pack(name: str | None, kind: str, packs_dir: Path | None) -> Pack:
+    """``--pack`` as a folder path or a pack name; without it, the default for this input kind."""
+    if name and (Path(name) / MANIFEST).is_file():
+        try:
+            return load_pack(name)
+        except PackError as exc:
+            raise CliError(str(exc), EXIT_PACK) from None
+    dirs = pack_dirs(packs_dir)
+    entries = list(discover_packs(*dirs))
+    if name:
+        for e in entries:
+            if name in (e.name, e.path.name):
+                if e.pack is None:
+                    raise CliError(str(e.error), EXIT_PACK)
+                return e.pack
+        known = ", ".join(e.name for e in entries) or "none"
+        raise CliError(f"no pack named {name!r} (installed: {known})", EXIT_PACK)
+    valid = [e.pack for e in entries if e.pack is not None]
+    if not valid:
+        raise CliError(f"no usable pack in {' or '.join(map(str, dirs))}"
+                       + "".join(f"; {e.error}" for e in entries), EXIT_PACK)
+    able = [p for p in valid if kind != "image" or reads_images(p)] or valid
+    preferred = [p for p in able if p.name == PREFERRED[kind]]
+    return (preferred or able)[0]
+
+
+class PackCache:
+    """Loads each pack once per run (a run may mix ndjson and PNG files)."""
+
+    def __init__(self, name: str | None, packs_dir: Path | None, prefer_gpu: bool):
+        self.name, self.packs_dir, self.prefer_gpu = name, packs_dir, prefer_gpu
+        self._loaded: dict[Path, Any] = {}
+
+    def for_input(self, path: Path) -> Any:
+        from .runtime import LoadedPack
+        kind = input_kind(path)
+        pack = find_pack(self.name, kind, self.packs_dir)
+        if kind == "image" and not reads_images(pack):
+            raise CliError(f"pack {pack.name!r} needs strokes (its convnet reads a stroke-order "
+                           f"raster) and cannot classify the image {path}; use an ndjson file "
+                           f"or an image pack such as {PREFERRED['image']!r}", EXIT_PACK)
+        if pack.path not in self._loaded:
+            try:
+                self._loaded[pack.path] = LoadedPack(pack, prefer_gpu=self.prefer_gpu)
+            except PackError as exc:
+                raise CliError(str(exc), EXIT_PACK) from None
+        return self._loaded[pack.path]
+
+
+# --- scoring -------------------------------------------------------------------------------------
+def fold(label: str) -> str:
+    """Class names compare with case, spaces, underscores and hyphens folded
+    (``"The_Eiffel_Tower"`` = ``"the eiffel tower"``)."""
+    return re.sub(r"[\s_\-]+", " ", label.strip().lower())
+
+
+@dataclass
+class Score:
+    """Top-1 accuracy and MAP@3 over the labelled drawings whose label the pack knows."""
+
+    n: int = 0
+    drawings: int = 0
+    top1: int = 0
+    ap3: float = 0.0
+    unknown: Counter = field(default_factory=Counter)
+
+    def add(self, label: str | None, probs: np.ndarray, classes: dict[str, int]) -> None:
+        self.drawings += 1
+        if label is None:
+            return
+        target = classes.get(fold(label))
+        if target is None:
+            self.unknown[label] += 1
+            return
+        top3 = list(np.argsort(-probs, kind="stable")[:3])
+        self.n += 1
+        self.top1 += int(top3[0] == target)
+        self.ap3 += 1.0 / (top3.index(target) + 1) if target in top3 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"drawings": self.drawings, "scored": self.n,
+                "top1_accuracy": self.top1 / self.n if self.n else None,
+                "map_at_3": self.ap3 / self.n if self.n else None,
+                "unknown_labels": dict(self.unknown)}
+
+    def line(self, where: str) -> str:
+        d = self.as_dict()
+        text = f"{where}: {self.drawings} drawing(s)"
+        if self.n:
+            text += (f", top-1 accuracy {d['top1_accuracy']:.4f} ({self.top1}/{self.n}),"
+                     f" MAP@3 {d['map_at_3']:.4f}")
+        if self.unknown:
+            text += (f"; {sum(self.unknown.values())} with labels the pack lacks (not scored): "
+                     + ", ".join(f"{k} x{v}" for k, v in sorted(self.unknown.items())))
+        return text
+
+
+# --- commands ------------------------------------------------------------------------------------
+def _analysed(args: argparse.Namespace, cache: PackCache) -> Iterator[tuple[Path, Any, Drawing, Any]]:
+    """(file, pack, drawing, prediction) for every drawing of every FILE, streamed."""
+    for f in args.files:
+        path = Path(f)
+        drawings = read_drawings(path)
+        first = next(drawings)  # a bad file is reported (exit 3) before any pack is loaded
+        pack = cache.for_input(path)
+        for d in chain([first], drawings):
+            try:
+                yield path, pack, d, pack.engine.predict(d.source)
+            except SketchError as exc:
+                raise SketchError(f"{d.where.replace('#', ', drawing ')}: {exc}") from None
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    cache = PackCache(args.pack, args.packs_dir, not args.cpu)
+    per_file: dict[Path, Score] = {}
+    doc: dict[str, Any] = {"files": []}
+    for path, pack, d, pred in _analysed(args, cache):
+        if path not in per_file:
+            per_file[path] = Score()
+            doc["files"].append({"file": str(path), "pack": pack.name,
+                                 "provider": pack.engine.provider.provider, "drawings": []})
+            if not args.json and (len(doc["files"]) == 1 or doc["files"][-2]["pack"] != pack.name):
+                print(f"# pack {pack.name} on {pack.engine.provider.label}")
+        classes = {fold(c): i for i, c in enumerate(pack.pack.classes)}
+        per_file[path].add(d.label, pred.probs, classes)
+        top = pred.top(args.top)
+        if args.json:
+            doc["files"][-1]["drawings"].append(
+                {"where": d.where, "label": d.label,
+                 "top": [{"class": c, "p": round(p, 6)} for c, p in top]})
+        else:
+            print(f"{d.where}\t{d.label or '-'}\t"
+                  + "  ".join(f"{c} {p:.3f}" for c, p in top))
+    for entry, score in zip(doc["files"], per_file.values()):
+        entry["summary"] = score.as_dict()
+        if not args.json and score.drawings and (score.n or score.unknown):
+            print(score.line(entry["file"]))
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    cache = PackCache(args.pack, args.packs_dir, not args.cpu)
+    depths = [args.depth] if args.depth else list(DEPTHS)
+    out: list[dict[str, Any]] = []
+    for _path, pack, d, pred in _analysed(args, cache):
+        entry: dict[str, Any] = {"where": d.where, "label": d.label, "pack": pack.name,
+                                 "neighbours": {}}
+        for depth in depths:
+            if depth not in pack.searcher.indexes:
+                raise CliError(f"pack {pack.name!r} has no {depth} index", EXIT_PACK)
+            hits = pack.searcher.query(depth, pred.features[depth], args.k)
+            entry["neighbours"][depth] = [
+                {"gallery_id": n.gallery_id, "class": pack.pack.classes[n.label],
+                 "source_id": str(pack.gallery.source_ids[n.gallery_id]),
+                 "distance": round(n.distance, 6)} for n in hits]
+        if args.json:
+            out.append(entry)
+            continue
+        for depth, hits in entry["neighbours"].items():
+            for rank, h in enumerate(hits, 1):
+                print(f"{d.where}\t{depth}\t{rank}\t{h['gallery_id']}\t{h['class']}\t"
+                      f"{h['source_id']}\t{h['distance']:.4f}")
+    if args.json:
+        print(json.dumps(out, indent=1))
+    return EXIT_OK
+
+
+def describe_entry(entry: PackEntry, prefer_gpu: bool) -> dict[str, Any]:
+    """One line of ``sketchpad packs``: valid or why not, metrics, provider (and why)."""
+    info: dict[str, Any] = {"name": entry.name, "path": str(entry.path), "valid": False,
+                            "error": entry.error}
+    if entry.pack is None:
+        return info
+    from .engine import Engine
+    try:
+        engine = Engine(entry.pack, prefer_gpu=prefer_gpu, threads=1)
+    except PackError as exc:
+        info["error"] = str(exc)
+        return info
+    info.update(valid=True, error=None, title=entry.pack.title,
+                classes=len(entry.pack.classes), reads_images=reads_images(entry.pack),
+                metrics={k: ({"value": v.get("value"), "protocol": v.get("protocol")}
+                             if isinstance(v, dict) else {"value": v, "protocol": None})
+                         for k, v in entry.pack.metrics.items()},
+                **engine.describe())
+    return info
+
+
+def cmd_packs(args: argparse.Namespace) -> int:
+    dirs = pack_dirs(args.packs_dir)
+    infos = [describe_entry(e, not args.cpu) for e in discover_packs(*dirs)]
+    if args.json:
+        print(json.dumps({"searched": [str(d) for d in dirs], "packs": infos}, indent=1))
+    elif not infos:
+        print(f"no packs in {' or '.join(map(str, dirs))}")
+    for i in infos if not args.json else ():
+        if not i["valid"]:
+            print(f"{i['name']}: BROKEN: {i['error']}  ({i['path']})")
+            continue
+        print(f"{i['name']}: ok: {i['title']}, {i['classes']} classes, models "
+              f"{', '.join(i['models'])}, depths {', '.join(i['depths'])}  ({i['path']})")
+        print(f"  provider: {i['provider']}" + (f"; {i['reason']}" if i["reason"] else ""))
+        for k, m in i["metrics"].items():
+            print(f"  {k}: {m['value']}" + (f" ({m['protocol']})" if m["protocol"] else ""))
+    return EXIT_OK if any(i["valid"] for i in infos) else EXIT_PACK
+
+
+# --- parser --------------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an unset sub-command option must not hide ``sketchpad --packs-dir DIR COMMAND``.
+    common.add_argument("--packs-dir", type=Path, metavar="DIR", help=PACKS_DIR_ENV_HELP,
+                        default=argparse.SUPPRESS)
+    common.add_argument("--cpu", action="store_true", help="do not try the GPU")
+    common.add_argument("--json", action="store_true", help="print one JSON document")
+    pick = argparse.ArgumentParser(add_help=False)
+    pick.add_argument("--pack", metavar="NAME|DIR",
+                      help="pack name or folder (default: the first valid pack; 'quickdraw' for "
+                           "ndjson and 'tu-berlin' for images when installed)")
+
+    p = argparse.ArgumentParser(
+        prog="sketchpad", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Live sketch recognition and similarity search. Without a command: the app.")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"sketchpad {__version__}")
+    p.add_argument("--self-test", action="store_true",
+                   help="load every pack, classify and search a bundled sample, print a summary")
+    p.add_argument("--gui", action="store_true",
+                   help="with --self-test: also build the main window (offscreen works)")
+    p.add_argument("--packs-dir", type=Path, metavar="DIR", help=PACKS_DIR_ENV_HELP)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("classify", parents=[common, pick], epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="top-K classes per drawing of Quick, Draw! ndjson or PNG files; "
+                            "accuracy and MAP@3 when the drawings carry a label")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--top", type=_positive, default=3, metavar="K")
+    c.set_defaults(func=cmd_classify)
+
+    s = sub.add_parser("search", parents=[common, pick], epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="nearest gallery sketches per drawing, at one or all depths")
+    s.add_argument("files", nargs=1, metavar="FILE")
+    s.add_argument("--depth", choices=DEPTHS, help="default: all three")
+    s.add_argument("--k", type=_positive, default=8, metavar="K")
+    s.set_defaults(func=cmd_search)
+
+    k = sub.add_parser("packs", parents=[common], epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="list packs: valid or why not, metrics, execution provider")
+    k.set_defaults(func=cmd_packs)
+    return p
+
+
+def run_command(argv: Sequence[str]) -> int:
+    """Parse and run; every expected failure becomes one stderr line and its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    try:
+        if args.self_test:
+            from .selftest import run_self_test
+            return run_self_test(args.packs_dir, gui=args.gui)
+        if args.command is None:
+            parser.print_usage(sys.stderr)
+            print("sketchpad: error: give a command, or no arguments to start the app",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        return args.func(args)
+    except SketchError as exc:
+        print(f"sketchpad: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except CliError as exc:
+        print(f"sketchpad: {exc}", file=sys.stderr)
+        return exc.code
+    except PackError as exc:
+        print(f"sketchpad: {exc}", file=sys.stderr)
+        return EXIT_PACK
+    except BrokenPipeError:  # `sketchpad classify ... | head`
+        return EXIT_OK

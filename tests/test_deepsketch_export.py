@@ -1,0 +1,58 @@
+"""A tiny DeepSketch trained on real TU-Berlin PNGs, exported as a pack, loads in the app and
+onnxruntime agrees with PyTorch on the app's own input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sketchpad import preprocess as pp
+from sketchpad.datasets.tu_berlin import read_png
+from sketchpad.engine import Engine
+from sketchpad.pack import DEPTHS, load_pack
+from sketchpad.search import Searcher
+from training.deepsketch.data import TuBerlinCache, build_cache
+from training.deepsketch.evaluate import centre_pass, load_checkpoint
+from training.deepsketch.export_pack import PackConvNet, export_deepsketch
+from training.deepsketch.similarity import fit_bottleneck, fit_pca
+from training.deepsketch.train import configure, train
+
+
+def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
+    root = data_root / "tu-berlin"
+    cache = build_cache(root, tmp_path / "c.npy", workers=1, n_classes=3, per_class=6)
+    run = tmp_path / "run"
+    train(configure(["--widths=(4,4,8,8)", "--fc=16", "--batch_size=3", "--train_per_class=4",
+                     "--epochs=2", "--threads=1", "--eval_items=0", "--lr=0.01",
+                     f"--cache={cache}", f"--out_dir={run}"]))
+    model, ck = load_checkpoint(run / "ckpt.pt")
+    data = TuBerlinCache.load(cache)
+    _, raw = centre_pass(model, data, np.arange(len(data.labels)), ck["mean"])
+    reductions = {"low": fit_pca(raw["low"], 4),
+                  "mid": fit_bottleneck(raw["mid"], data.labels, raw["mid"], data.labels, 4, 3,
+                                        epochs=2),
+                  "high": fit_pca(raw["high"], 4)}
+    out = export_deepsketch(tmp_path / "pack", model, ck["mean"], reductions, raw, data.pictures,
+                            data.labels, data.ids, data.classes,
+                            metrics={"note": {"value": 0.0, "protocol": "test"}},
+                            training={"command": "test"}, n_trees=2, thumb=16, name="tiny-tub")
+
+    pack = load_pack(out)
+    engine = Engine(pack, prefer_gpu=False)
+    spec = pack.models["convnet"].preprocess
+    assert spec == pp.ConvNetRaster(size=224, content=180, mean=ck["mean"])
+    page = read_png(root / "png" / data.classes[1] / f"{data.ids[7]}.png")
+    got = engine.predict(page)
+    with torch.no_grad():
+        ref = PackConvNet(model, reductions)(torch.from_numpy(pp.convnet_input(page, spec)[None]))
+    np.testing.assert_allclose(got.per_model["convnet"],
+                               torch.softmax(ref[0], 1)[0].numpy(), rtol=1e-4, atol=1e-5)
+    for d, r in zip(DEPTHS, ref[1:]):
+        np.testing.assert_allclose(got.features[d], r[0].numpy(), rtol=1e-4, atol=1e-4)
+    # the gallery sketch itself comes back first from every index
+    gal = np.load(pack.gallery_file)
+    assert gal["thumbnails"].shape == (len(data.labels), 16, 16)
+    assert list(gal["source_ids"][:2]) == [str(i) for i in data.ids[:2]]
+    hits = Searcher(pack, gal["labels"]).query_all(got.features, k=3)
+    assert all(h[0].gallery_id == 7 for h in hits.values())

@@ -1,0 +1,172 @@
+"""The ink model: immutable values, normalisation, RDP simplification (examples and properties)."""
+from __future__ import annotations
+
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sketchpad.ink import (NORMALISED_EXTENT, RDP_EPSILON, Sketch, SketchError, Stroke, normalise,
+                           normalise_and_simplify, rdp_mask, simplify)
+
+coord = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+points = st.lists(st.tuples(coord, coord), min_size=1, max_size=40)
+
+
+def stroke(xy) -> Stroke:
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return Stroke.from_xy(xy[:, 0], xy[:, 1])
+
+
+sketches = st.lists(points, min_size=1, max_size=6).map(
+    lambda ss: Sketch(tuple(stroke(s) for s in ss), label="x"))
+
+
+# --- immutability ----------------------------------------------------------------------------
+def test_stroke_points_are_a_frozen_copy():
+    xy = np.array([[0.0, 0, 0, 1], [1, 1, 0, 1]])
+    s = Stroke(xy)
+    xy[0, 0] = 99  # the caller's array is not shared
+    assert s.points[0, 0] == 0
+    with pytest.raises(ValueError):
+        s.points[0, 0] = 5
+
+
+def test_sketch_fields_cannot_be_reassigned_nor_meta_changed():
+    meta = {"countrycode": "DE"}
+    sk = Sketch((stroke([[0, 0], [1, 1]]),), label="cat", meta=meta)
+    meta["countrycode"] = "FR"  # the caller's dict is not shared
+    assert sk.meta["countrycode"] == "DE"
+    with pytest.raises(TypeError):
+        sk.meta["countrycode"] = "FR"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        sk.label = "dog"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        sk.strokes = ()  # type: ignore[misc]
+
+
+def test_edits_return_new_sketches_and_leave_the_old_one_alone():
+    a = Sketch((stroke([[0, 0], [1, 1]]),), label="cat")
+    b = a.add_stroke(stroke([[2, 2], [3, 3]]))
+    c = b.remove_stroke(0)
+    assert (len(a), len(b), len(c)) == (1, 2, 1)
+    assert c.strokes[0] == b.strokes[1] and b.label == c.label == "cat"
+    assert b.prefix(0.5) == a
+
+
+def test_sketches_pickle_with_equal_value_and_read_only_meta():
+    sk = Sketch((stroke([[0, 0], [5, 1]]),), "cat", "7", {"recognized": True})
+    _ = sk.model_ink  # the cached value must not break pickling
+    back = pickle.loads(pickle.dumps(sk))
+    assert back == sk and back.model_ink == sk.model_ink
+    with pytest.raises(TypeError):
+        back.meta["x"] = 1  # type: ignore[index]
+
+
+# --- bad values --------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_coordinates_are_rejected(bad):
+    with pytest.raises(SketchError, match="NaN or infinite"):
+        Stroke.from_xy([0, bad], [0, 1])
+
+
+def test_malformed_strokes_are_rejected():
+    with pytest.raises(SketchError, match="at least one point"):
+        Stroke(np.zeros((0, 4)))
+    with pytest.raises(SketchError, match=r"\(n, 4\)"):
+        Stroke(np.zeros((3, 2)))
+    with pytest.raises(SketchError, match="differ in length"):
+        Stroke.from_xy([0, 1], [0])
+    with pytest.raises(SketchError, match="no bounds"):
+        Sketch().bounds()
+
+
+# --- normalise -----------------------------------------------------------------------------
+def test_normalise_example_keeps_aspect_and_time():
+    sk = Sketch((Stroke.from_xy([10, 110], [20, 70], [0, 40], [0.5, 1.0]),))
+    (s,) = normalise(sk).strokes
+    np.testing.assert_allclose(s.points, [[0, 0, 0, 0.5], [255, 127.5, 40, 1.0]])
+
+
+def test_normalise_of_one_point_is_a_dot_at_the_origin():
+    (s,) = normalise(Sketch((stroke([[40, 50]]),))).strokes
+    np.testing.assert_array_equal(s.points[:, :2], [[0, 0]])
+    assert normalise(Sketch()) == Sketch()
+
+
+@settings(max_examples=150, deadline=None)
+@given(sketches)
+def test_normalise_invariants(sk):
+    norm = normalise(sk)
+    x0, y0, x1, y1 = norm.bounds()
+    ox0, oy0, ox1, oy1 = sk.bounds()
+    assert x0 == 0 and y0 == 0
+    w, h, ow, oh = x1 - x0, y1 - y0, ox1 - ox0, oy1 - oy0
+    if max(ow, oh) > 0:
+        assert max(w, h) == pytest.approx(NORMALISED_EXTENT, rel=1e-9)
+        # aspect: w/h == ow/oh, written without division
+        assert w * oh == pytest.approx(h * ow, rel=1e-9, abs=1e-9 * NORMALISED_EXTENT * max(ow, oh))
+    else:
+        assert (w, h) == (0, 0)
+    assert [len(s) for s in norm.strokes] == [len(s) for s in sk.strokes]
+    assert norm.label == sk.label
+
+
+# --- RDP -----------------------------------------------------------------------------------
+def _line_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """RDP's measure: distance to the line through ``a`` and ``b`` (to ``a`` if they coincide)."""
+    ab, ap = b - a, p - a
+    length = float(np.hypot(*ab))
+    return float(np.hypot(*ap)) if length == 0 else abs(ab[0] * ap[1] - ab[1] * ap[0]) / length
+
+
+def test_rdp_example_drops_collinear_and_small_wiggles_only():
+    xy = np.array([[0, 0], [50, 1], [100, 0], [100, 100], [101, 150], [100, 200.0]])
+    assert rdp_mask(xy, 2.0).tolist() == [True, False, True, False, False, True]
+    assert rdp_mask(xy, 0.5).tolist() == [True, True, True, True, True, True]
+
+
+def test_rdp_keeps_closed_strokes_closed():
+    t = np.linspace(0, 2 * np.pi, 60)
+    circle = np.c_[100 + 100 * np.cos(t), 100 + 100 * np.sin(t)]
+    assert rdp_mask(circle, RDP_EPSILON).sum() > 8
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255)), min_size=1, max_size=60),
+       st.sampled_from([0.5, 2.0, 10.0]))
+def test_rdp_keeps_endpoints_a_subset_and_every_dropped_point_within_epsilon(pts, eps):
+    """Integer points, as in simplified files, so strokes often revisit a spot (the hard case for
+    recovering indices): the mask keeps both ends, reproduces OpenCV's polyline exactly (with
+    the end restored when OpenCV drops it on a closed stroke), and every dropped point is within
+    ε of the line through its kept neighbours (the RDP guarantee)."""
+    xy = np.array(pts, dtype=float)
+    keep = rdp_mask(xy, eps)
+    assert keep.dtype == bool and keep.shape == (len(xy),)
+    assert keep[0] and keep[-1]
+    if len(xy) >= 3:
+        ref = cv2.approxPolyDP(xy.astype(np.float32).reshape(-1, 1, 2), eps, False).reshape(-1, 2)
+        if len(ref) == 1 or not (ref[-1] == xy[-1]).all():
+            ref = np.vstack([ref, xy[-1:]])
+        np.testing.assert_array_equal(xy[keep], ref)
+    kept = np.flatnonzero(keep)
+    for a, b in zip(kept[:-1], kept[1:]):
+        for i in range(a + 1, b):
+            assert _line_distance(xy[i], xy[a], xy[b]) <= eps + 1e-3  # float32 inside OpenCV
+
+
+def test_simplify_keeps_time_and_pressure_of_kept_points():
+    s = Stroke.from_xy([0, 50, 100], [0, 0.1, 0], [0, 10, 20], [0.2, 0.4, 0.6])
+    (out,) = simplify(Sketch((s,))).strokes
+    np.testing.assert_array_equal(out.points, s.points[[0, 2]])
+
+
+def test_a_long_stroke_is_simplified():
+    t = np.linspace(0, 20 * np.pi, 10_000)
+    sk = Sketch((stroke(np.c_[t * 10, 200 * np.sin(t)]),))
+    (out,) = normalise_and_simplify(sk).strokes
+    assert 20 < len(out) < 2_000
+    assert normalise_and_simplify(sk) is sk.model_ink  # computed once per value

@@ -1,0 +1,177 @@
+"""TU-Berlin for DeepSketch: the 180-px picture cache, the paper's splits, augmentation and views.
+
+Every PNG goes through :func:`sketchpad.preprocess.render_image` once (the same function the app
+uses for pictures; drawn sketches go through ``render_sketch``, which matches it) and the uint8
+180×180 pictures are cached in ``cache/tu_berlin_180.npy`` (about 650 MB, gitignored) with labels
+and file numbers beside it. Everything after that works on the cache.
+
+Protocol (papers.md §1): three random splits, per class 53 train / 27 test, split ``s`` drawn with
+seed ``s``. Training views: the picture rotated by a multiple of 5° in [-35°, 35°], maybe mirrored,
+pasted at a random place of the 224 canvas. Test views: centre and the four corners, each also
+mirrored (ten views).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from sketchpad import preprocess as pp
+from sketchpad.datasets.tu_berlin import PER_CLASS, TuBerlin, read_png
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_ROOT = REPO.parent / "shared" / "data" / "tu-berlin"
+CACHE = REPO / "cache" / "tu_berlin_180.npy"
+CONTENT = 180
+SIZE = 224
+TRAIN_PER_CLASS = 53
+ANGLES = np.arange(-35, 36, 5)
+ATTRIBUTION = "TU-Berlin sketch dataset, Eitz, Hays, Alexa 2012, CC BY 4.0"
+
+
+def meta_path(cache: Path) -> Path:
+    return cache.with_name(cache.stem + "_meta.npz")
+
+
+def _render(path: Path) -> np.ndarray:
+    return pp.render_image(read_png(path), CONTENT)
+
+
+def build_cache(root: Path = DATA_ROOT, cache: Path = CACHE, workers: int = 2,
+                n_classes: int | None = None, per_class: int | None = None) -> Path:
+    """Render every PNG into the uint8 cache (or, for tests, the first ``per_class`` sketches of
+    the first ``n_classes`` classes)."""
+    ds = TuBerlin(root)
+    ds.categories = ds.categories[:n_classes]
+    items = [it for it in ds.items()
+             if per_class is None or (it.sketch_id - 1) % PER_CLASS < per_class]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(cache, "w+", np.uint8, (len(items), CONTENT, CONTENT))
+    with Pool(workers) as pool:
+        for i, pic in enumerate(tqdm(pool.imap(_render, [it.path for it in items], chunksize=32),
+                                     total=len(items), desc="render 180 px", mininterval=2)):
+            out[i] = pic
+    out.flush()
+    np.savez(meta_path(cache), labels=np.array([it.label for it in items], np.int32),
+             ids=np.array([it.sketch_id for it in items], np.int32),
+             classes=np.array(ds.categories))
+    return cache
+
+
+@dataclass
+class TuBerlinCache:
+    """The cached pictures ``[N, 180, 180]`` (memory-mapped), labels, file numbers, class names."""
+
+    pictures: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    classes: list[str]
+
+    @classmethod
+    def load(cls, cache: Path = CACHE) -> "TuBerlinCache":
+        if not cache.is_file():
+            raise FileNotFoundError(f"{cache}: missing; build it with "
+                                    "`python -m training.deepsketch.data`")
+        m = np.load(meta_path(cache))
+        return cls(np.load(cache, mmap_mode="r"), m["labels"], m["ids"], [str(c) for c in m["classes"]])
+
+
+def split_indices(labels: np.ndarray, split: int,
+                  train_per_class: int = TRAIN_PER_CLASS) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's protocol: per class a random ``train_per_class`` train, the rest test; the
+    permutation is drawn with seed ``split`` (splits 1, 2, 3)."""
+    rng = np.random.default_rng(split)
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        train.append(idx[:train_per_class])
+        test.append(idx[train_per_class:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def canvas_mean(pictures: np.ndarray, chunk: int = 1000) -> float:
+    """Mean of the centred 224 canvases in 0..1 (the canvas border is 0, so it scales the
+    picture mean by the area ratio) — the ``mean`` of :class:`ConvNetRaster`."""
+    total = sum(float(pictures[i:i + chunk].astype(np.float64).sum())
+                for i in range(0, len(pictures), chunk))
+    return total / (len(pictures) * SIZE * SIZE * 255.0)
+
+
+def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One training canvas (uint8 224×224): rotate, maybe mirror, paste at a random place."""
+    angle = float(rng.choice(ANGLES))
+    if angle:
+        rot = cv2.getRotationMatrix2D(((CONTENT - 1) / 2, (CONTENT - 1) / 2), angle, 1.0)
+        picture = cv2.warpAffine(np.ascontiguousarray(picture), rot, (CONTENT, CONTENT),
+                                 flags=cv2.INTER_LINEAR, borderValue=0)
+    if rng.random() < 0.5:
+        picture = picture[:, ::-1]
+    r, c = rng.integers(0, SIZE - CONTENT + 1, size=2)
+    return pp.place_in_canvas(picture, SIZE, at=(int(r), int(c)))
+
+
+def test_positions() -> list[tuple[int, int]]:
+    """Centre and the four corners of the canvas, as paste positions."""
+    m, e = (SIZE - CONTENT) // 2, SIZE - CONTENT
+    return [(m, m), (0, 0), (0, e), (e, 0), (e, e)]
+
+
+def centre_view(picture: np.ndarray) -> np.ndarray:
+    """The view the app computes (:func:`preprocess.convnet_input` before mean subtraction)."""
+    return pp.place_in_canvas(np.ascontiguousarray(picture), SIZE)
+
+
+def ten_views(picture: np.ndarray) -> list[np.ndarray]:
+    """The paper's ten test canvases: five positions × (as drawn, mirrored)."""
+    mirrored = np.ascontiguousarray(picture[:, ::-1])
+    return [pp.place_in_canvas(p, SIZE, at=at) for at in test_positions() for p in (picture, mirrored)]
+
+
+def to_batch(canvases: list[np.ndarray], mean: float) -> np.ndarray:
+    """uint8 canvases → float32 ``[N, 1, 224, 224]`` exactly as :func:`preprocess.to_tensor`."""
+    return np.stack([pp.to_tensor(c, mean) for c in canvases])
+
+
+class DistinctClassBatches:
+    """Batches whose sketches all come from different classes (the paper: 64 sketches of 64
+    categories). Each class walks its own shuffled queue; the stream depends only on
+    ``(seed, rank, epoch)``, so a resumed run and each DDP rank get reproducible, different batches."""
+
+    def __init__(self, labels: np.ndarray, indices: np.ndarray, batch: int, steps: int,
+                 seed: int, rank: int = 0):
+        self.by_class = [indices[labels[indices] == c] for c in np.unique(labels[indices])]
+        if batch > len(self.by_class):
+            raise ValueError(f"batch {batch} > {len(self.by_class)} classes: cannot be distinct")
+        self.batch, self.steps, self.seed, self.rank = batch, steps, seed, rank
+
+    def epoch(self, epoch: int):
+        rng = np.random.default_rng([self.seed, self.rank, epoch])
+        queues = [list(rng.permutation(ix)) for ix in self.by_class]
+        for _ in range(self.steps):
+            out = []
+            for c in rng.choice(len(queues), self.batch, replace=False):
+                if not queues[c]:
+                    queues[c] = list(rng.permutation(self.by_class[c]))
+                out.append(int(queues[c].pop()))
+            yield np.array(out), rng
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", type=Path, default=DATA_ROOT)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    build_cache(args.root, args.cache, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Ten-view test of trained DeepSketch checkpoints (papers.md §1, "Testing").
+
+For each test sketch of the checkpoint's split: the picture pasted at the centre and the four
+corners of the 224 canvas, each also mirrored; the ten log-probability vectors are summed and the
+argmax wins. The centre view alone gives the single-view figure. Writes, under ``--out``:
+``results.json`` (accuracy per split and mean), ``confusion_split<s>.npy/.csv``,
+``per_class_split<s>.csv``, ``confusion_split<s>.png``, and ``features_<depth>.npy`` — the raw
+centre-view activations of layers 6 / 11 / 13 of all sketches (for :mod:`.similarity` and the
+export), with ``logits.npy``.
+
+    python -m training.deepsketch.evaluate runs/deepsketch/cpu-split1/ckpt.pt [more ckpts] --out DIR
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import CACHE, TuBerlinCache, centre_view, split_indices, ten_views, to_batch
+from .model import DeepSketch, DeepSketchConfig
+
+matplotlib.use("Agg")
+log = logging.getLogger("deepsketch.evaluate")
+
+
+def load_checkpoint(path: Path) -> tuple[DeepSketch, dict[str, Any]]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = DeepSketch(DeepSketchConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck
+
+
+@torch.inference_mode()
+def centre_pass(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
+                batch: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Centre-view logits and raw features of ``idx`` (float32)."""
+    logits, feats = [], {}
+    for i in tqdm(range(0, len(idx), batch), desc="centre view", mininterval=5):
+        x = to_batch([centre_view(data.pictures[j]) for j in idx[i:i + batch]], mean)
+        out = model(torch.from_numpy(x))
+        logits.append(out.logits.numpy())
+        for d, f in out.feats.items():
+            feats.setdefault(d, []).append(f.numpy().copy())
+    return np.concatenate(logits), {d: np.concatenate(v) for d, v in feats.items()}
+
+
+@torch.inference_mode()
+def ten_view_scores(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
+                    batch: int = 10) -> np.ndarray:
+    """Sum over the ten views of the log-probabilities, ``[len(idx), C]``."""
+    out = []
+    for i in tqdm(range(0, len(idx), batch), desc="ten views", mininterval=5):
+        part = idx[i:i + batch]
+        x = to_batch([v for j in part for v in ten_views(data.pictures[j])], mean)
+        lp = torch.log_softmax(model(torch.from_numpy(x)).logits, 1)
+        out.append(lp.reshape(len(part), 10, -1).sum(1).numpy())
+    return np.concatenate(out)
+
+
+def confusion(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    cm = np.zeros((n, n), np.int64)
+    np.add.at(cm, (labels, pred), 1)
+    return cm
+
+
+def write_confusion(cm: np.ndarray, classes: list[str], out: Path, tag: str) -> list[float]:
+    """Save the matrix (.npy, .csv), per-class accuracy (.csv) and a picture; return per-class acc."""
+    import matplotlib.pyplot as plt
+
+    per_class = (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist()
+    np.save(out / f"confusion_{tag}.npy", cm)
+    np.savetxt(out / f"confusion_{tag}.csv", cm, fmt="%d", delimiter=",")
+    with (out / f"per_class_{tag}.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["class", "accuracy", "test_items"])
+        for name, acc, n in zip(classes, per_class, cm.sum(1)):
+            w.writerow([name, f"{acc:.4f}", int(n)])
+    fig, ax = plt.subplots(figsize=(12, 12))
+    ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="viridis")
+    ax.set_title(f"TU-Berlin confusion ({tag}, ten-view test); rows = truth, columns = prediction")
+    ax.set_xlabel("predicted class index")
+    ax.set_ylabel("true class index")
+    fig.savefig(out / f"confusion_{tag}.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return per_class
+
+
+def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path,
+                        save_features: bool) -> dict[str, Any]:
+    model, ck = load_checkpoint(path)
+    split, mean = int(ck["split"]), float(ck["mean"])
+    train_idx, test_idx = split_indices(data.labels, split, ck["config"]["train_per_class"])
+    if save_features:  # all sketches' centre view: the gallery, the similarity study
+        every = np.arange(len(data.labels))
+        logits, feats = centre_pass(model, data, every, mean)
+        np.save(out / "logits.npy", logits)
+        for d, f in feats.items():
+            np.save(out / f"features_{d}.npy", f)
+        centre = logits[test_idx]
+    else:
+        centre, _ = centre_pass(model, data, test_idx, mean)
+    y = data.labels[test_idx]
+    scores = ten_view_scores(model, data, test_idx, mean)
+    pred = scores.argmax(1)
+    tag = f"split{split}"
+    per_class = write_confusion(confusion(y, pred, len(data.classes)), data.classes, out, tag)
+    return {"split": split, "split_seed": split, "checkpoint": str(path), "epochs": ck["epoch"] + 1,
+            "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),
+            "ten_view_accuracy": float((pred == y).mean()),
+            "single_view_accuracy": float((centre.argmax(1) == y).mean()),
+            "per_class_accuracy_min": float(np.min(per_class)),
+            "per_class_accuracy_max": float(np.max(per_class))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("checkpoints", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--features-of-split", type=int, default=1,
+                    help="save all sketches' features from this split's checkpoint")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = TuBerlinCache.load(args.cache)
+    results = []
+    for path in args.checkpoints:
+        split = int(torch.load(path, map_location="cpu", weights_only=False)["split"])
+        r = evaluate_checkpoint(path, data, args.out, save_features=split == args.features_of_split)
+        log.info("%s", r)
+        results.append(r)
+    summary = {"protocol": "TU-Berlin, per class 53 train / 27 test, split s drawn with seed s; "
+                           "ten views = centre + 4 corners of the 224 canvas, each mirrored, "
+                           "log-probabilities summed; single view = centre",
+               "splits": results,
+               "mean_ten_view_accuracy": float(np.mean([r["ten_view_accuracy"] for r in results])),
+               "mean_single_view_accuracy": float(np.mean([r["single_view_accuracy"] for r in results]))}
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("mean ten-view accuracy %.4f over %d split(s)", summary["mean_ten_view_accuracy"],
+             len(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Export a trained DeepSketch as the ``tu-berlin`` pack through :func:`training.export.write_pack`.
+
+The exported ``convnet.onnx`` maps ``image [N, 1, 224, 224]`` to ``logits`` and to ``feat_low``,
+``feat_mid``, ``feat_high``: the raw layer-6 / 11 / 13 activations already reduced inside the graph
+by a fixed Linear layer (the PCA projection or the trained bottleneck, whichever retrieved better
+in :mod:`.similarity`). The gallery is every TU-Berlin sketch as a small thumbnail with its label
+and file number; its features are the centre view's, as the app computes them for a query.
+
+    python -m training.deepsketch.export_pack --ckpt runs/deepsketch/cpu-split1/ckpt.pt \\
+        --eval-dir runs/deepsketch/cpu-split1/eval --out resources/packs/tu-berlin
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from sketchpad.pack import DEPTHS
+from sketchpad.preprocess import ConvNetRaster
+from training.export import Gallery, ModelExport, build_index, write_pack
+
+from .data import ATTRIBUTION, CACHE, CONTENT, SIZE, TuBerlinCache, centre_view, to_batch
+from .evaluate import load_checkpoint
+from .model import FEATURE_LAYERS, DeepSketch
+from .similarity import Reduction
+
+log = logging.getLogger("deepsketch.export")
+
+RECALL_TARGET = 0.95
+LAYER_NAMES = {"low": "layer 6 (max-pool after conv 4)", "mid": "layer 11 (max-pool after conv 9)",
+               "high": "layer 13 (ReLU after conv 12)"}
+
+
+class PackConvNet(nn.Module):
+    """DeepSketch followed by a fixed Linear reduction per depth; dropout off (eval)."""
+
+    def __init__(self, model: DeepSketch, reductions: dict[str, Reduction]):
+        super().__init__()
+        self.model = model.eval()
+        self.reduce = nn.ModuleDict({d: reductions[d].as_linear() for d in DEPTHS})
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(image)
+        return (out.logits, *(self.reduce[d](out.feats[d]) for d in DEPTHS))
+
+
+def thumbnails(pictures: np.ndarray, side: int) -> np.ndarray:
+    """The 180-px pictures shrunk by area averaging (thin strokes stay visible)."""
+    return np.stack([cv2.resize(np.asarray(p), (side, side), interpolation=cv2.INTER_AREA)
+                     for p in pictures])
+
+
+def choose_n_trees(features: dict[str, np.ndarray],
+                   candidates: Sequence[int] = (10, 20, 30, 35, 40, 50, 60, 80),
+                   target: float = RECALL_TARGET) -> int:
+    """The fewest trees (smallest indexes) whose recall@10 reaches ``target`` at every depth."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in candidates:
+            recalls = {d: build_index(f, "angular", Path(tmp) / f"{d}.ann", n)["recall_at_10"]
+                       for d, f in features.items()}
+            log.info("n_trees %d: recall@10 %s", n, recalls)
+            if min(recalls.values()) >= target:
+                return n
+    return candidates[-1]
+
+
+def export_deepsketch(out_dir: Path, model: DeepSketch, mean: float,
+                      reductions: dict[str, Reduction], raw_features: dict[str, np.ndarray],
+                      pictures: np.ndarray, labels: np.ndarray, ids: Sequence[int],
+                      classes: Sequence[str], *, metrics: dict[str, Any], training: dict[str, Any],
+                      feature_info: dict[str, dict[str, Any]] | None = None,
+                      extra: dict[str, Any] | None = None, n_trees: int | None = None,
+                      thumb: int = 48, name: str = "tu-berlin",
+                      title: str = "TU-Berlin · DeepSketch ConvNet") -> Path:
+    """Write the pack. ``raw_features[depth]`` are the gallery's raw centre-view activations
+    (``model(...).feats``); the reductions turn them into the indexed vectors."""
+    spec = ConvNetRaster(size=SIZE, content=CONTENT, mean=float(mean))
+    module = PackConvNet(model, reductions)
+    example = torch.from_numpy(to_batch([centre_view(p) for p in pictures[:2]], spec.mean))
+    gallery_features = {d: reductions[d](raw_features[d]) for d in DEPTHS}
+    if n_trees is None:
+        n_trees = choose_n_trees(gallery_features)
+    features = {d: {"output": f"feat_{d}", "layer": LAYER_NAMES[d], "metric": "angular",
+                    "table1_layer": FEATURE_LAYERS[d], "reduction": reductions[d].kind,
+                    "raw_dim": int(raw_features[d].shape[1]), **(feature_info or {}).get(d, {})}
+                for d in DEPTHS}
+    gallery = Gallery(labels=np.asarray(labels), source_ids=[str(i) for i in ids],
+                      attribution=ATTRIBUTION, thumbnails=thumbnails(pictures, thumb))
+    return write_pack(
+        out_dir, name=name, title=title,
+        dataset={"name": "tu-berlin", "classes": len(classes), "gallery": "all sketches",
+                 "citation": "Eitz, Hays, Alexa, How Do Humans Sketch Objects?, SIGGRAPH 2012"},
+        classes=classes,
+        models=[ModelExport("convnet", module, {"image": example},
+                            ("logits", *(f"feat_{d}" for d in DEPTHS)), spec.to_dict())],
+        features=features, gallery=gallery, gallery_features=gallery_features,
+        metrics=metrics, training=training, n_trees=n_trees, extra=extra)
+
+
+def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
+    """Several ``results.json`` of :mod:`.evaluate` (one per split, say) as one."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    splits = sorted((r for part in parts for r in part["splits"]), key=lambda r: r["split"])
+    return {"protocol": parts[0]["protocol"], "splits": splits,
+            **{f"mean_{k}": float(np.mean([r[k] for r in splits]))
+               for k in ("ten_view_accuracy", "single_view_accuracy")}}
+
+
+def _metrics(results: dict[str, Any], table3: dict[str, Any]) -> dict[str, Any]:
+    proto = results["protocol"]
+    m: dict[str, Any] = {}
+    for r in results["splits"]:
+        s, p = r["split"], f"{proto}; network trained {r['epochs']} epochs on split {r['split']}"
+        m[f"ten_view_accuracy_split{s}"] = {"value": r["ten_view_accuracy"], "protocol": p}
+        m[f"single_view_accuracy_split{s}"] = {"value": r["single_view_accuracy"], "protocol": p}
+    trained = ", ".join(f"split {r['split']}: {r['epochs']} epochs" for r in results["splits"])
+    for k in ("ten_view_accuracy", "single_view_accuracy"):
+        m[f"mean_{k}"] = {"value": results[f"mean_{k}"],
+                          "protocol": f"mean over splits ({trained}); {proto}"}
+    t3 = ("split 1 test queries (27/class) against the split 1 training gallery (53/class), "
+          "centre view, cosine similarity, features reduced to {dim}; kNN k={k} with majority vote "
+          "(ties to the nearer neighbour's class); bottleneck = Linear trained with a classifier on "
+          "frozen training features; PCA fitted on training features")
+    for d, row in table3.items():
+        p = t3.format(dim=row["reduced_dim"], k=row["k_vote"])
+        m[f"table3_bottleneck_knn_vote_{d}"] = {"value": row["bottleneck"]["knn_majority_vote_accuracy"],
+                                               "protocol": p}
+        m[f"table3_bottleneck_classification_{d}"] = {
+            "value": row["bottleneck"]["classification_accuracy"], "protocol": p}
+        m[f"table3_pca_knn_vote_{d}"] = {"value": row["pca"]["knn_majority_vote_accuracy"],
+                                        "protocol": p}
+        for kind in ("bottleneck", "pca"):
+            for key in ("precision_at_10", "mAP"):
+                m[f"retrieval_{key}_{kind}_{d}"] = {"value": row[kind][key], "protocol": p}
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", type=Path, required=True)
+    ap.add_argument("--eval-dir", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=Path("resources/packs/tu-berlin"))
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--thumb", type=int, default=48)
+    ap.add_argument("--results", type=Path, nargs="*",
+                    help="results.json of every split (default: the eval dir's)")
+    ap.add_argument("--training-json", type=Path, help="extra training facts (command, wall time)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    data = TuBerlinCache.load(args.cache)
+    model, ck = load_checkpoint(args.ckpt)
+    results = merge_results(args.results or [args.eval_dir / "results.json"])
+    table3 = json.loads((args.eval_dir / "table3.json").read_text())
+    red = np.load(args.eval_dir / "reductions.npz")
+    kinds = dict(zip(DEPTHS, (str(k) for k in red["kinds"])))
+    reductions = {d: Reduction(kinds[d], red[f"{d}_weight"], red[f"{d}_bias"]) for d in DEPTHS}
+    raw = {d: np.load(args.eval_dir / f"features_{d}.npy", mmap_mode="r") for d in DEPTHS}
+    split = ck["split"]
+    cm = np.load(args.eval_dir / f"confusion_split{split}.npy")
+    proto = f"split {split} test set (27/class), ten-view test"
+    info = {d: {"precision_at_10": table3[d][kinds[d]]["precision_at_10"],
+                "mAP": table3[d][kinds[d]]["mAP"],
+                "knn_majority_vote_accuracy": table3[d][kinds[d]]["knn_majority_vote_accuracy"],
+                "reduction_choice": f"{kinds[d]} (higher mAP than the alternative on split {split})"}
+            for d in DEPTHS}
+    training = {"config": ck["config"], "model_config": ck["model_config"],
+                "epochs": ck["epoch"] + 1, "train_seconds": round(ck["train_seconds"], 1),
+                "device": ck["device"], "world_size": ck["world_size"], "split": split,
+                "split_seed": split, "train_seed": ck["config"]["seed"]}
+    if args.training_json:
+        training.update(json.loads(args.training_json.read_text()))
+    export_deepsketch(
+        args.out, model, ck["mean"], reductions, raw, data.pictures, data.labels, data.ids,
+        data.classes, metrics=_metrics(results, table3), training=training, feature_info=info,
+        extra={"confusion_matrix": {"value": cm.astype(int).tolist(), "protocol": proto},
+               "per_class_accuracy": {"value": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
+                                      "protocol": proto}},
+        thumb=args.thumb)
+
+
+if __name__ == "__main__":
+    main()

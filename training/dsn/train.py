@@ -1,0 +1,228 @@
+"""Train one row of the DSN table: ``python -m training.dsn.train [config.py] [--key=value ...]``.
+
+nanoGPT style: the defaults below are the whole configuration; a config file (Python assigning
+some of these names, e.g. ``training/config/dsn_dsnplus.py``) and then ``--key=value`` arguments
+override them; an unknown key is refused. The resolved configuration is saved in every checkpoint.
+
+One process on a CPU by default. Under ``torchrun`` (``RANK`` set) it runs DistributedDataParallel
+with gloo on CPUs or NCCL on GPUs; each rank streams its own training shards
+(:class:`~training.dsn.data.ShardStream`), so the same code covers one laptop and many GPUs.
+Training is counted in steps (``epochs`` × kept training drawings / global batch).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .data import DEFAULT_CACHE, ShardStream, load_meta, load_split, raster_tensor
+from .metrics import map_at_k, predict, top1
+from .model import DSN, CNNConfig, DSNConfig, FusionConfig, RNNConfig
+
+DEFAULTS: dict[str, Any] = {
+    "out_dir": "runs/dsn/dsnplus",
+    "cache": str(DEFAULT_CACHE),
+    "model": "dsnplus",            # cnn | rnn | dsn | dsnplus
+    "image_size": 96,
+    "cnn_widths": (8, 16, 32, 64),
+    "cnn_convs_per_block": 1,
+    "cnn_embed": 128,
+    "cnn_dropout": 0.2,
+    "rnn_conv": (48, 64),
+    "rnn_hidden": 128,
+    "rnn_dropout": 0.1,
+    "fusion_dim": 128,
+    "fusion_dropout": 0.2,
+    "aux_weight": 0.5,
+    "center_alpha": 0.01,          # used by dsnplus only
+    "center_lr": 0.01,             # Adam learning rate of the class centres
+    "batch_size": 64,
+    "epochs": 6.0,
+    "learning_rate": 0.0,          # 0: the paper's 3e-4 (5e-4 for the RNN alone)
+    "grad_clip": 1.0,              # max global gradient norm (0: off); guards the LSTM
+    "min_lr_ratio": 0.1,           # cosine decay to this fraction
+    "warmup_iters": 50,
+    "flip": 0.5,
+    "eval_interval": 250,
+    "log_interval": 25,
+    "num_workers": 0,
+    "threads": 1,
+    "seed": 1337,
+    "resume": False,
+}
+
+
+def parse_config(argv: list[str], defaults: dict[str, Any] = DEFAULTS) -> dict[str, Any]:
+    """Defaults ← config files (bare arguments) ← ``--key=value`` (Python literals or strings)."""
+    cfg = dict(defaults)
+    for arg in argv:
+        if arg.startswith("--"):
+            key, sep, raw = arg[2:].partition("=")
+            if not sep:
+                raise SystemExit(f"expected --key=value, got {arg!r}")
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                value = raw
+            updates = {key: value}
+        else:
+            scope: dict[str, Any] = {}
+            exec(Path(arg).read_text(), scope)  # a config file is trusted Python, as in nanoGPT
+            updates = {k: v for k, v in scope.items() if not k.startswith("_")}
+        for key, value in updates.items():
+            if key not in defaults:
+                raise SystemExit(f"unknown config key {key!r}")
+            want = type(defaults[key])
+            if want is float and isinstance(value, int):
+                value = float(value)
+            if want is tuple and isinstance(value, list):
+                value = tuple(value)
+            if not isinstance(value, want):
+                raise SystemExit(f"{key} must be {want.__name__}, got {value!r}")
+            cfg[key] = value
+    return cfg
+
+
+def model_config(cfg: dict[str, Any], n_classes: int) -> DSNConfig:
+    return DSNConfig(
+        kind=cfg["model"], n_classes=n_classes,
+        cnn=CNNConfig(size=cfg["image_size"], widths=tuple(cfg["cnn_widths"]),
+                      convs_per_block=cfg["cnn_convs_per_block"], embed=cfg["cnn_embed"],
+                      dropout=cfg["cnn_dropout"]),
+        rnn=RNNConfig(conv=tuple(cfg["rnn_conv"]), hidden=cfg["rnn_hidden"],
+                      dropout=cfg["rnn_dropout"]),
+        fusion=FusionConfig(dim=cfg["fusion_dim"], dropout=cfg["fusion_dropout"],
+                            aux_weight=cfg["aux_weight"],
+                            center_alpha=cfg["center_alpha"] if cfg["model"] == "dsnplus" else 0.0))
+
+
+def learning_rate(cfg: dict[str, Any]) -> float:
+    return cfg["learning_rate"] or (5e-4 if cfg["model"] == "rnn" else 3e-4)
+
+
+def lr_at(step: int, max_iters: int, base: float, cfg: dict[str, Any]) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the base rate."""
+    if step < cfg["warmup_iters"]:
+        return base * (step + 1) / cfg["warmup_iters"]
+    t = (step - cfg["warmup_iters"]) / max(1, max_iters - cfg["warmup_iters"])
+    floor = base * cfg["min_lr_ratio"]
+    return floor + 0.5 * (base - floor) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def evaluate_val(model: DSN, cache: Path, size: int, mean: float) -> dict[str, float]:
+    val = load_split(cache, "val", size)
+    logits = predict(model, val[f"img{size}"], val["strokes"], val["lengths"], mean)
+    out = {}
+    for name, s in logits.items():
+        out[f"val_map3_{name}"] = map_at_k(s, val["labels"])
+        out[f"val_top1_{name}"] = top1(s, val["labels"])
+    return out
+
+
+def run(cfg: dict[str, Any]) -> DSN:
+    """Train as configured and return the (unwrapped) model; rank 0 writes logs and checkpoints."""
+    distributed = "RANK" in os.environ
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+                          if torch.cuda.is_available() else "cpu")
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    master = rank == 0
+    out_dir, cache = Path(cfg["out_dir"]), Path(cfg["cache"])
+    meta = load_meta(cache)
+    mean = meta["order_raster_mean"]
+    mcfg = model_config(cfg, len(meta["classes"]))
+    model = DSN(mcfg).to(device)
+    base_lr = learning_rate(cfg)
+    centers = [model.centers] if model.centers is not None else []
+    others = [p for p in model.parameters() if all(p is not c for c in centers)]
+    groups = [{"params": others, "lr": base_lr, "scale": 1.0}]
+    if centers:
+        groups.append({"params": centers, "lr": cfg["center_lr"], "scale": cfg["center_lr"] / base_lr})
+    opt = torch.optim.Adam(groups)
+    max_iters = math.ceil(cfg["epochs"] * meta["train_kept"] / (cfg["batch_size"] * world))
+    step, elapsed, history = 0, 0.0, []
+    ckpt_path = out_dir / "ckpt.pt"
+    if cfg["resume"] and ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        step, elapsed, history = ck["step"], ck["wall_seconds"], ck["history"]
+    net = DistributedDataParallel(model) if distributed else model
+    stream = ShardStream(cache, cfg["image_size"], rank, world, cfg["seed"] + step, cfg["flip"])
+    loader = iter(DataLoader(stream, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"]))
+    if master:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        log = (out_dir / "log.jsonl").open("a")
+
+    def save() -> None:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                    "config": cfg, "model_config": mcfg.to_dict(), "classes": meta["classes"],
+                    "order_raster_mean": mean, "stroke3": meta["stroke3"],
+                    "max_iters": max_iters, "world_size": world, "wall_seconds": elapsed,
+                    "history": history, "argv": sys.argv}, ckpt_path)
+
+    bar = tqdm(total=max_iters, initial=step, disable=not master, dynamic_ncols=True)
+    t_last, seen = time.time(), 0
+    model.train()
+    while step < max_iters:
+        lr = lr_at(step, max_iters, base_lr, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr * g["scale"]
+        img, strokes, lengths, y = (t.to(device) for t in next(loader))
+        out = net(raster_tensor(img, mean), strokes, lengths)
+        loss, parts = model.loss(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        opt.step()
+        step += 1
+        seen += len(y) * world
+        bar.update(1)
+        last = step == max_iters
+        if master and (step % cfg["log_interval"] == 0 or last):
+            now = time.time()
+            elapsed += now - t_last
+            rate = seen / (now - t_last)
+            t_last, seen = now, 0
+            rec = {"step": step, "lr": lr, "loss": loss.item(), **parts,
+                   "samples_per_s": rate, "wall_seconds": elapsed}
+            if step % cfg["eval_interval"] == 0 or last:
+                rec.update(evaluate_val(model, cache, cfg["image_size"], mean))
+                history.append(rec)
+                save()
+                t_last = time.time()
+            bar.set_postfix(loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+    bar.close()
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return model
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(parse_config(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    main()
