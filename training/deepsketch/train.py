@@ -14,7 +14,6 @@ zero (the paper only says "reduced gradually" after 80 epochs); momentum stays 0
 """
 from __future__ import annotations
 
-import ast
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from .. import configurator
 from .data import CACHE, TRAIN_PER_CLASS, DistinctClassBatches, TuBerlinCache, augment, canvas_mean, \
     centre_view, split_indices, to_batch
 from .model import DeepSketch, DeepSketchConfig
@@ -62,38 +62,8 @@ DEFAULTS = {k: v for k, v in dict(globals()).items()
 
 
 def configure(argv: list[str]) -> dict[str, Any]:
-    """Defaults ← config file (if the first argument is a path) ← ``--key=value`` overrides."""
-    cfg = dict(DEFAULTS)
-
-    def put(key: str, value: Any, where: str) -> None:
-        if key not in cfg:
-            raise SystemExit(f"{where}: unknown config key {key!r} (known: {', '.join(sorted(cfg))})")
-        want = type(DEFAULTS[key])
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if want is tuple and isinstance(value, list):
-            value = tuple(value)
-        if not isinstance(value, want):
-            raise SystemExit(f"{where}: {key} must be {want.__name__}, got {value!r}")
-        cfg[key] = value
-
-    for arg in argv:
-        if not arg.startswith("--"):
-            ns: dict[str, Any] = {}
-            exec(compile(Path(arg).read_text(), arg, "exec"), {}, ns)
-            for k, v in ns.items():
-                if not k.startswith("_"):
-                    put(k, v, arg)
-        else:
-            key, eq, text = arg[2:].partition("=")
-            if not eq:
-                raise SystemExit(f"{arg}: overrides are --key=value")
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                value = text  # a bare string such as a path
-            put(key, value, arg)
-    return cfg
+    """Defaults ← config file ← ``--key=value`` overrides (see :mod:`training.configurator`)."""
+    return configurator.configure(argv, DEFAULTS)
 
 
 def model_config(cfg: dict[str, Any], n_classes: int) -> DeepSketchConfig:

@@ -11,7 +11,6 @@ Training is counted in steps (``epochs`` × kept training drawings / global batc
 """
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..configurator import configure
 from .data import DEFAULT_CACHE, ShardStream, load_meta, load_split, raster_tensor
 from .metrics import map_at_k, predict, top1
 from .model import DSN, CNNConfig, DSNConfig, FusionConfig, RNNConfig
@@ -65,34 +65,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def parse_config(argv: list[str], defaults: dict[str, Any] = DEFAULTS) -> dict[str, Any]:
-    """Defaults ← config files (bare arguments) ← ``--key=value`` (Python literals or strings)."""
-    cfg = dict(defaults)
-    for arg in argv:
-        if arg.startswith("--"):
-            key, sep, raw = arg[2:].partition("=")
-            if not sep:
-                raise SystemExit(f"expected --key=value, got {arg!r}")
-            try:
-                value = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
-                value = raw
-            updates = {key: value}
-        else:
-            scope: dict[str, Any] = {}
-            exec(Path(arg).read_text(), scope)  # a config file is trusted Python, as in nanoGPT
-            updates = {k: v for k, v in scope.items() if not k.startswith("_")}
-        for key, value in updates.items():
-            if key not in defaults:
-                raise SystemExit(f"unknown config key {key!r}")
-            want = type(defaults[key])
-            if want is float and isinstance(value, int):
-                value = float(value)
-            if want is tuple and isinstance(value, list):
-                value = tuple(value)
-            if not isinstance(value, want):
-                raise SystemExit(f"{key} must be {want.__name__}, got {value!r}")
-            cfg[key] = value
-    return cfg
+    """Defaults ← config files ← ``--key=value`` overrides (see :mod:`training.configurator`)."""
+    return configure(argv, defaults)
 
 
 def model_config(cfg: dict[str, Any], n_classes: int) -> DSNConfig:
