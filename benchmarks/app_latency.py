@@ -33,6 +33,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sketchpad.app.window import MainWindow  # noqa: E402
+from sketchpad.app.prompts import Unattended  # noqa: E402
 from sketchpad.ink import Sketch, iter_ndjson  # noqa: E402
 from sketchpad.pack import builtin_packs_dir, discover_packs, load_pack  # noqa: E402
 
@@ -40,17 +41,6 @@ DATA = ROOT.parent / "shared" / "data"
 HEARTBEAT_MS = 2
 
 
-class Answers:
-    """Non-interactive answers (the benchmark never saves)."""
-
-    def restore_autosave(self, n: int) -> bool:
-        return False
-
-    def unsaved_changes(self) -> str:
-        return "discard"
-
-    def error(self, title: str, text: str) -> None:
-        print(f"  error: {title}: {text}")
 
 
 def real_drawings(classes: list[str], n: int) -> list[Sketch]:
@@ -155,7 +145,7 @@ def bench_pack(app: QApplication, pack_dir: Path, args) -> None:
         settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat)
         t = time.perf_counter()
         w = MainWindow(pack_dirs=[link.parent], data_dir=Path(tmp) / "data", settings=settings,
-                       prompts=Answers())
+                       prompts=Unattended())
         w.resize(1280, 860)
         w.show()
         if not wait(app, lambda: w.state.pack() is not None, 300):

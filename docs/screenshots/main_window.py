@@ -22,21 +22,13 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sketchpad.app.window import MainWindow  # noqa: E402
+from sketchpad.app.prompts import Unattended  # noqa: E402
 from sketchpad.ink import iter_ndjson, write_ndjson  # noqa: E402
 from sketchpad.pack import builtin_packs_dir, discover_packs, load_pack  # noqa: E402
 
 RAW = ROOT.parent / "shared" / "data" / "quickdraw" / "raw"
 
 
-class Answers:
-    def restore_autosave(self, n: int) -> bool:
-        return False
-
-    def unsaved_changes(self) -> str:
-        return "discard"
-
-    def error(self, title: str, text: str) -> None:
-        print(f"error: {title}: {text}")
 
 
 def wait(app: QApplication, condition, timeout_s: float = 120) -> None:
@@ -69,7 +61,7 @@ def main() -> int:
         write_ndjson(itertools.islice(iter_ndjson(RAW / f"{word}.ndjson"), 12), drawings)
         w = MainWindow(pack_dirs=[tmp / "packs"], data_dir=tmp / "data",
                        settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat),
-                       prompts=Answers())
+                       prompts=Unattended())
         w.resize(1360, 860)
         w.show()
         wait(app, lambda: w.state.pack() is not None)

@@ -31,3 +31,17 @@ class Prompts:
 
     def error(self, title: str, text: str) -> None:
         QMessageBox.critical(self.parent, title, text)
+
+
+class Unattended:
+    """Answers for runs nobody watches (benchmarks, screenshots): never restore, discard on
+    quit, and print errors instead of showing a box."""
+
+    def restore_autosave(self, n_strokes: int) -> bool:
+        return False
+
+    def unsaved_changes(self) -> str:
+        return DISCARD
+
+    def error(self, title: str, text: str) -> None:
+        print(f"error: {title}: {text}")
