@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from PIL import Image
 
 from . import preprocess as pp
 from .ink import Sketch, stroke3_to_sketch
@@ -55,7 +56,6 @@ class Gallery:
             return pp.render_sketch(sketch, size, line_width=4.0)
         if self.thumbnails is None:
             return np.zeros((size, size), np.uint8)
-        import cv2
-        thumb = self.thumbnails[i]
-        return cv2.resize(thumb, (size, size), interpolation=cv2.INTER_AREA
-                          if size < thumb.shape[0] else cv2.INTER_LINEAR)
+        thumb = Image.fromarray(self.thumbnails[i])
+        resample = Image.Resampling.BOX if size < thumb.height else Image.Resampling.BILINEAR
+        return np.asarray(thumb.resize((size, size), resample))

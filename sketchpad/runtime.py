@@ -5,7 +5,7 @@ so "what the window shows" and "what ``sketchpad classify`` prints" cannot drift
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,9 @@ class Analysis:
 
     prediction: Prediction
     neighbours: dict[str, list[Neighbour]]
+    #: Gallery id → the neighbour's uint8 thumbnail (:meth:`Gallery.picture`), drawn on the
+    #: worker thread so that showing an answer costs the GUI thread no rendering.
+    pictures: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class LoadedPack:
@@ -45,4 +48,7 @@ class LoadedPack:
     def analyse(self, source: Sketch | np.ndarray, k: int = 8) -> Analysis:
         """Classify and search: the whole pen-up → result path, synchronously."""
         prediction = self.engine.predict(source)
-        return Analysis(prediction, self.searcher.query_all(prediction.features, k))
+        neighbours = self.searcher.query_all(prediction.features, k)
+        pictures = {n.gallery_id: self.gallery.picture(n.gallery_id)
+                    for found in neighbours.values() for n in found}
+        return Analysis(prediction, neighbours, pictures)

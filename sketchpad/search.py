@@ -19,12 +19,17 @@ class Neighbour:
 
 
 class Searcher:
-    """One Annoy index per depth, memory-mapped (loading costs no copy of the index)."""
+    """One Annoy index per depth, memory-mapped (loading costs no copy of the index).
 
-    def __init__(self, pack: Pack, labels: np.ndarray, search_k: int = -1):
+    Each depth is queried with the ``search_k`` its manifest records (``features.<depth>.annoy``),
+    the setting its recall was measured with; ``search_k`` overrides it for every depth.
+    """
+
+    def __init__(self, pack: Pack, labels: np.ndarray, search_k: int | None = None):
         self.pack = pack
         self.labels = labels
-        self.search_k = search_k
+        self.search_k = {d: int(spec.info.get("annoy", {}).get("search_k", -1))
+                         if search_k is None else search_k for d, spec in pack.features.items()}
         self.indexes: dict[str, AnnoyIndex] = {}
         for depth, spec in pack.features.items():
             index = AnnoyIndex(spec.dim, spec.metric)
@@ -41,7 +46,8 @@ class Searcher:
     def query(self, depth: str, vector: np.ndarray, k: int = 8) -> list[Neighbour]:
         index = self.indexes[depth]
         ids, dists = index.get_nns_by_vector(np.asarray(vector, np.float32).tolist(), k,
-                                             search_k=self.search_k, include_distances=True)
+                                             search_k=self.search_k[depth],
+                                             include_distances=True)
         return [Neighbour(i, int(self.labels[i]), float(d)) for i, d in zip(ids, dists)]
 
     def query_all(self, features: dict[str, np.ndarray], k: int = 8) -> dict[str, list[Neighbour]]:

@@ -29,7 +29,7 @@ def test_import_contracts_are_kept():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
     for name in ("The app never imports training", "Plain-Python core imports no Qt",
-                 "The app needs no torch"):
+                 "The app needs no torch and no OpenCV"):
         assert f"{name} KEPT" in run.stdout
 
 
@@ -47,14 +47,24 @@ def test_a_broken_contract_fails_the_check(tmp_path: Path):
     assert run.returncode != 0 and "No Qt BROKEN" in run.stdout
 
 
-def test_importing_the_core_loads_no_qt_no_torch_no_training():
-    code = ("import sys\n"
-            "import sketchpad.ink, sketchpad.preprocess, sketchpad.datasets.quickdraw, "
-            "sketchpad.datasets.tu_berlin, sketchpad.datasets.download\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('PySide6', 'torch', 'training'))\n"
-            "print(','.join(bad))\n")
+def _loaded_after(imports: str, roots: tuple[str, ...]) -> list[str]:
+    """Top-level packages among ``roots`` that a fresh interpreter holds after ``imports``."""
+    code = (f"import sys\nimport {imports}\n"
+            f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & {set(roots)!r})))\n")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == ""
+    return [m for m in run.stdout.strip().split(",") if m]
+
+
+def test_importing_the_core_and_the_command_line_loads_no_qt_torch_opencv_or_training():
+    core = ("sketchpad.ink, sketchpad.preprocess, sketchpad.datasets.quickdraw, "
+            "sketchpad.datasets.tu_berlin, sketchpad.datasets.download, sketchpad.runtime, "
+            "sketchpad.cli, sketchpad.selftest")
+    assert _loaded_after(core, ("PySide6", "torch", "training", "cv2")) == []
+
+
+def test_the_window_loads_neither_torch_nor_opencv():
+    """What the bundle leaves out (build.spec) must not be needed by the app at run time."""
+    assert _loaded_after("sketchpad.app.window, sketchpad.app.teaching",
+                         ("torch", "training", "cv2")) == []

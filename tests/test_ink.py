@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import pickle
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sketchpad.ink import (NORMALISED_EXTENT, RDP_EPSILON, Sketch, SketchError, Stroke, normalise,
-                           normalise_and_simplify, rdp_mask, simplify)
+                           normalise_and_simplify, rdp_masks, simplify)
 
 coord = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 points = st.lists(st.tuples(coord, coord), min_size=1, max_size=40)
@@ -123,39 +122,64 @@ def _line_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*ap)) if length == 0 else abs(ab[0] * ap[1] - ab[1] * ap[0]) / length
 
 
+def _rdp_recursive(xy: np.ndarray, eps: float) -> np.ndarray:
+    """The textbook recursion, one chord at a time: the oracle for the vectorised version."""
+    keep = np.zeros(len(xy), dtype=bool)
+    keep[0] = keep[-1] = True
+    chords = [(0, len(xy) - 1)]
+    while chords:
+        a, b = chords.pop()
+        if b - a < 2:
+            continue
+        dist = [_line_distance(xy[i], xy[a], xy[b]) for i in range(a + 1, b)]
+        k = a + 1 + int(np.argmax(dist))
+        if dist[k - a - 1] > eps:
+            keep[k] = True
+            chords += [(a, k), (k, b)]
+    return keep
+
+
+def _rdp_one(xy: np.ndarray, eps: float) -> np.ndarray:
+    return rdp_masks([xy], eps)[0]
+
+
 def test_rdp_example_drops_collinear_and_small_wiggles_only():
     xy = np.array([[0, 0], [50, 1], [100, 0], [100, 100], [101, 150], [100, 200.0]])
-    assert rdp_mask(xy, 2.0).tolist() == [True, False, True, False, False, True]
-    assert rdp_mask(xy, 0.5).tolist() == [True, True, True, True, True, True]
+    assert _rdp_one(xy, 2.0).tolist() == [True, False, True, False, False, True]
+    assert _rdp_one(xy, 0.5).tolist() == [True, True, True, True, True, True]
 
 
 def test_rdp_keeps_closed_strokes_closed():
     t = np.linspace(0, 2 * np.pi, 60)
     circle = np.c_[100 + 100 * np.cos(t), 100 + 100 * np.sin(t)]
-    assert rdp_mask(circle, RDP_EPSILON).sum() > 8
+    keep = _rdp_one(circle, RDP_EPSILON)
+    assert keep[0] and keep[-1] and keep.sum() > 8
+
+
+def test_rdp_handles_empty_single_and_two_point_strokes_beside_long_ones():
+    line = np.c_[np.arange(10.0), np.zeros(10)]
+    masks = rdp_masks([np.zeros((0, 2)), np.array([[3.0, 4.0]]), line[:2], line], 2.0)
+    assert [m.tolist() for m in masks[:3]] == [[], [True], [True, True]]
+    assert masks[3].tolist() == [True] + [False] * 8 + [True]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255)), min_size=1, max_size=60),
+@given(st.lists(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255)), min_size=1,
+                         max_size=60), min_size=1, max_size=4),
        st.sampled_from([0.5, 2.0, 10.0]))
-def test_rdp_keeps_endpoints_a_subset_and_every_dropped_point_within_epsilon(pts, eps):
-    """Integer points, as in simplified files, so strokes often revisit a spot (the hard case for
-    recovering indices): the mask keeps both ends, reproduces OpenCV's polyline exactly (with
-    the end restored when OpenCV drops it on a closed stroke), and every dropped point is within
-    ε of the line through its kept neighbours (the RDP guarantee)."""
-    xy = np.array(pts, dtype=float)
-    keep = rdp_mask(xy, eps)
-    assert keep.dtype == bool and keep.shape == (len(xy),)
-    assert keep[0] and keep[-1]
-    if len(xy) >= 3:
-        ref = cv2.approxPolyDP(xy.astype(np.float32).reshape(-1, 1, 2), eps, False).reshape(-1, 2)
-        if len(ref) == 1 or not (ref[-1] == xy[-1]).all():
-            ref = np.vstack([ref, xy[-1:]])
-        np.testing.assert_array_equal(xy[keep], ref)
-    kept = np.flatnonzero(keep)
-    for a, b in zip(kept[:-1], kept[1:]):
-        for i in range(a + 1, b):
-            assert _line_distance(xy[i], xy[a], xy[b]) <= eps + 1e-3  # float32 inside OpenCV
+def test_rdp_matches_the_recursion_and_keeps_every_dropped_point_within_epsilon(strokes, eps):
+    """Integer points, as in simplified files, so strokes often revisit a spot and chords close
+    on themselves: all strokes simplified together give, stroke by stroke, exactly the textbook
+    recursion's mask, both ends kept, and every dropped point within ε of the line through its
+    kept neighbours (the RDP guarantee)."""
+    xys = [np.array(pts, dtype=float) for pts in strokes]
+    for xy, keep in zip(xys, rdp_masks(xys, eps), strict=True):
+        assert keep.dtype == bool and keep.shape == (len(xy),)
+        np.testing.assert_array_equal(keep, _rdp_recursive(xy, eps))
+        kept = np.flatnonzero(keep)
+        for a, b in zip(kept[:-1], kept[1:]):
+            for i in range(a + 1, b):
+                assert _line_distance(xy[i], xy[a], xy[b]) <= eps + 1e-9
 
 
 def test_simplify_keeps_time_and_pressure_of_kept_points():

@@ -146,3 +146,33 @@ def test_tiny_and_huge_coordinates_give_the_same_picture():
     for factor in (1e-6, 1e6):
         scaled = Sketch(tuple(Stroke(s.points * [factor, factor, 1, 1]) for s in SQUARE.strokes))
         assert (np.abs(pp.render_sketch(scaled, 96).astype(int) - a) <= 1).all()
+
+
+# --- the drawing itself (Pillow, supersampled) ------------------------------------------------
+def test_lines_are_anti_aliased_and_as_wide_as_asked():
+    """A horizontal line 3 px wide between pixel rows: a solid core, soft edges, and total ink
+    per column equal to the width (area coverage), away from the round ends."""
+    img = pp.render_sketch(sk([(0, 100), (255, 100)], [(0, 0)], [(0, 255)]), 128, line_width=6.0)
+    col = img[:, 64].astype(float) / 255
+    width = 6.0 * 128 / 255
+    assert col.sum() == pytest.approx(width, abs=0.35)
+    assert col.max() == 1.0 and ((col > 0) & (col < 1)).any()   # a core and grey edges
+
+
+def test_area_shrink_matches_opencv_inter_area_on_a_real_page(data_root):
+    """The TU-Berlin model was trained on OpenCV's INTER_AREA; the app's shrink must agree."""
+    cv2 = pytest.importorskip("cv2")  # a training dependency, used here only as the reference
+    from sketchpad.datasets.tu_berlin import read_png
+    page = 255 - read_png(data_root / "tu-berlin" / "png" / "airplane" / "1.png")
+    for h, w in [(180, 180), (173, 97), (50, 211)]:
+        ours = np.rint(pp._area_resize(pp._area_resize(page.astype(float), h).T, w).T)
+        ref = cv2.resize(page, (w, h), interpolation=cv2.INTER_AREA).astype(float)
+        assert np.abs(ours - ref).max() <= 1 and (ours != ref).mean() < 1e-3
+
+
+def test_area_shrink_keeps_the_mean():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (301, 97)).astype(float)
+    small = pp._area_resize(a, 40)
+    assert small.shape == (40, 97)
+    np.testing.assert_allclose(small.mean(axis=0), a.mean(axis=0), rtol=1e-9)

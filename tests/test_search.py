@@ -9,6 +9,7 @@ import pytest
 from packcopy import copy_pack
 from sketchpad.pack import DEPTHS, PackError, load_pack
 from sketchpad.runtime import LoadedPack
+from sketchpad.search import Searcher
 from training.export import exact_neighbours
 
 
@@ -53,3 +54,18 @@ def test_index_of_another_gallery_size_is_rejected(tiny_pack_dir: Path, tmp_path
     (path / "index_high.ann").write_bytes((path / "index_mid.ann").read_bytes()[:4096])
     with pytest.raises(PackError, match="index_high.ann"):
         LoadedPack(load_pack(path, verify_hashes=False), prefer_gpu=False)
+
+
+def test_reindex_rebuilds_from_the_stored_vectors_and_the_app_uses_the_new_search_k(
+        loaded: LoadedPack, tiny_pack_dir: Path, tmp_path: Path) -> None:
+    from training.export import reindex_pack
+    pack_dir = copy_pack(tiny_pack_dir, tmp_path / "re")
+    built = reindex_pack(pack_dir, n_trees=3, search_k=123)
+    again = LoadedPack.open(pack_dir, prefer_gpu=False)   # sha256 of the new files recorded
+    for depth in DEPTHS:
+        assert built[depth]["n_trees"] == 3 and 0 < built[depth]["recall_at_10"] <= 1
+        assert again.pack.features[depth].info["annoy"] == built[depth]
+        assert again.searcher.search_k[depth] == 123
+        np.testing.assert_array_equal(gallery_vectors(again, depth), gallery_vectors(loaded, depth))
+    assert "--trees 3 --search-k 123" in again.pack.manifest["training"]["reindex_command"]
+    assert Searcher(again.pack, again.gallery.labels, search_k=7).search_k == {d: 7 for d in DEPTHS}

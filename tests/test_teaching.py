@@ -104,7 +104,7 @@ def test_depth_explorer_share_matches_searcher_for_the_current_sketch(qtbot, sta
         assert [n.gallery_id for n in view.result.neighbours[depth]] == \
             [n.gallery_id for n in neighbours]
         assert f"{round(share * 6)}/6" in view.columns[depth].share_label.text()
-        assert len(view.columns[depth].buttons) == 6
+        assert len(view.columns[depth].shown()) == 6
         assert "not measured" in view.columns[depth].precision_label.text()
 
 
@@ -240,9 +240,11 @@ def test_report_draws_a_stored_confusion_matrix_and_saves_it(qtbot, tiny_pack_di
     s.set_pack(pack)
     view = PackReport(s)
     qtbot.addWidget(view)
+    view.show()
     settle(qtbot, view, lambda: view.figure_tabs["confusion_matrix"].figure.key != "")
     for tab in view.figure_tabs.values():
         assert tab.figure.png is not None and tab.save.isEnabled()
+        view.tabs.setCurrentWidget(tab)    # a tab draws its figure when it is first shown
         assert not tab.picture.pixmap().isNull()
     out = view.figure_tabs["confusion_matrix"].save_to(tmp_path / "cm.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

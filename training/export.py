@@ -13,9 +13,14 @@ written by this one function. The layout of ``gallery.npz`` (no pickled objects)
 * ``projection_mean_<depth>`` float32 ``[D]`` and ``projection_basis_<depth>`` float32 ``[2, D]`` —
   that PCA itself, so the app places a new sketch on the map exactly where a gallery sketch with
   the same features sits (``(f - mean) @ basis.T``).
+
+A shipped pack's indexes can be rebuilt with other Annoy settings, without the model or the data:
+
+    python -m training.export reindex resources/packs/tu-berlin --trees 8 --search-k 600
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import platform
@@ -181,13 +186,14 @@ def write_pack(out_dir: str | Path, *, name: str, title: str, dataset: dict[str,
                classes: Sequence[str], models: Sequence[ModelExport],
                features: dict[str, dict[str, Any]], gallery: Gallery,
                gallery_features: dict[str, np.ndarray], metrics: dict[str, Any],
-               training: dict[str, Any], n_trees: int = 20, extra: dict[str, Any] | None = None,
-               ) -> Path:
+               training: dict[str, Any], n_trees: int = 20, search_k: int = -1,
+               extra: dict[str, Any] | None = None) -> Path:
     """Write ``out_dir`` as a complete pack and return it.
 
     ``features[depth]`` gives ``output`` (the convnet output name), ``layer``, ``metric`` and any
     figures to keep (e.g. retrieval precision); ``gallery_features[depth]`` are the vectors of the
-    gallery sketches as the exported convnet computes them.
+    gallery sketches as the exported convnet computes them. ``n_trees`` and ``search_k`` set the
+    Annoy indexes (the app queries with the ``search_k`` stored here).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +213,7 @@ def write_pack(out_dir: str | Path, *, name: str, title: str, dataset: dict[str,
         spec = dict(features[depth])
         vecs = np.asarray(gallery_features[depth], np.float32)
         metric = spec.pop("metric", "angular")
-        idx = build_index(vecs, metric, out / f"index_{depth}.ann", n_trees)
+        idx = build_index(vecs, metric, out / f"index_{depth}.ann", n_trees, search_k=search_k)
         manifest["features"][depth] = {"output": spec.pop("output"), "dim": int(vecs.shape[1]),
                                        "metric": metric, "index": f"index_{depth}.ann",
                                        "annoy": idx, **spec}
@@ -217,12 +223,36 @@ def write_pack(out_dir: str | Path, *, name: str, title: str, dataset: dict[str,
                            "attribution": gallery.attribution,
                            "has_strokes": gallery.stroke3 is not None,
                            "has_thumbnails": gallery.thumbnails is not None}
+    write_manifest(out, manifest)
+    log.info("wrote pack %s to %s", name, out)
+    return out
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Record every file's sha256 in ``manifest`` and write it as the pack's manifest."""
     manifest["files"] = {p.name: sha256_of(p) for p in sorted(out.iterdir())
                          if p.is_file() and p.name != MANIFEST}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_jsonable) + "\n",
                                 encoding="utf-8")
-    log.info("wrote pack %s to %s", name, out)
-    return out
+
+
+def reindex_pack(pack_dir: str | Path, n_trees: int, search_k: int) -> dict[str, dict[str, Any]]:
+    """Rebuild a pack's Annoy indexes with other settings, from the vectors the indexes hold
+    (no model or data needed), and update the manifest; returns the new ``annoy`` entries."""
+    out = Path(pack_dir)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    built = {}
+    for depth, spec in manifest["features"].items():
+        old = AnnoyIndex(int(spec["dim"]), spec["metric"])
+        old.load(str(out / spec["index"]))
+        vecs = np.array([old.get_item_vector(i) for i in range(old.get_n_items())], np.float32)
+        old.unload()
+        built[depth] = spec["annoy"] = build_index(vecs, spec["metric"], out / spec["index"],
+                                                   n_trees, search_k=search_k)
+    manifest.setdefault("training", {})["reindex_command"] = (
+        f"python -m training.export reindex {out} --trees {n_trees} --search-k {search_k}")
+    write_manifest(out, manifest)
+    return built
 
 
 def _jsonable(v: Any) -> Any:
@@ -231,3 +261,19 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Pack tools (see the module docstring).")
+    sub = ap.add_subparsers(dest="command", required=True)
+    re = sub.add_parser("reindex", help="rebuild a pack's Annoy indexes from their own vectors")
+    re.add_argument("pack", type=Path)
+    re.add_argument("--trees", type=int, required=True)
+    re.add_argument("--search-k", type=int, default=-1)
+    args = ap.parse_args(argv)
+    for depth, built in reindex_pack(args.pack, args.trees, args.search_k).items():
+        print(f"{depth}: {built}")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,4 +115,4 @@ def build_tiny_pack(out_dir: Path, data_root: Path, per_class: int = 40, steps: 
         features={d: {"output": f"feat_{d}", "layer": d, "metric": "angular"} for d in feats},
         gallery=gallery, gallery_features=feats,
         metrics={"train_accuracy_fusion": {"value": acc, "protocol": "training set, tiny test pack"}},
-        training={"command": "training.tiny_pack.build_tiny_pack"}, n_trees=4)
+        training={"command": "training.tiny_pack.build_tiny_pack"}, n_trees=8)

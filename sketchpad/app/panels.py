@@ -5,8 +5,6 @@ and keeps no state beyond its widgets.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QGridLayout, QGroupBox,
@@ -125,6 +123,11 @@ class Thumb(QToolButton):
             self.update()
         self.setVisible(True)
 
+    def clear(self) -> None:
+        """Show nothing (and be hidden) until the next :meth:`show_neighbour`."""
+        self.gallery_id, self.matches = -1, False
+        self.setVisible(False)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if self.matches:
@@ -139,6 +142,7 @@ class NeighbourRows(QWidget):
     """Three rows (low / mid / high) of the k nearest gallery sketches."""
 
     neighbourClicked = Signal(int)     # gallery id
+    PIXMAP_CACHE = 512
 
     def __init__(self, k: int = 8, parent: QWidget | None = None):
         super().__init__(parent)
@@ -166,11 +170,19 @@ class NeighbourRows(QWidget):
 
     def set_pack(self, pack: LoadedPack | None) -> None:
         self._pack = pack
-        self._pixmap = lru_cache(maxsize=512)(self._make_pixmap)
+        self._pixmaps: dict[int, QPixmap] = {}
         self.show_analysis(None)
 
-    def _make_pixmap(self, gallery_id: int) -> QPixmap:
-        return QPixmap.fromImage(ink_paint.gray_image(self._pack.gallery.picture(gallery_id)))
+    def _pixmap(self, gallery_id: int, analysis: Analysis) -> QPixmap:
+        """The thumbnail as a pixmap: the worker drew the picture (``Analysis.pictures``), only
+        the conversion happens here; the last ``PIXMAP_CACHE`` are kept."""
+        pixmap = self._pixmaps.pop(gallery_id, None)
+        if pixmap is None:
+            pixmap = QPixmap.fromImage(ink_paint.gray_image(analysis.pictures[gallery_id]))
+            if len(self._pixmaps) >= self.PIXMAP_CACHE:
+                del self._pixmaps[next(iter(self._pixmaps))]   # the least recently shown
+        self._pixmaps[gallery_id] = pixmap
+        return pixmap
 
     def show_analysis(self, analysis: Analysis | None) -> None:
         top = analysis.prediction.top(1)[0][0] if analysis else None
@@ -178,11 +190,10 @@ class NeighbourRows(QWidget):
             found = analysis.neighbours.get(depth, []) if analysis and self._pack else []
             for thumb, n in zip(thumbs, found):
                 label = self._pack.gallery.label_name(n.gallery_id)
-                thumb.show_neighbour(n.gallery_id, label, self._pixmap(n.gallery_id),
+                thumb.show_neighbour(n.gallery_id, label, self._pixmap(n.gallery_id, analysis),
                                      label == top, n.distance)
             for thumb in thumbs[len(found):]:
-                thumb.gallery_id, thumb.matches = -1, False
-                thumb.setVisible(False)
+                thumb.clear()
 
     def shown(self, depth: str) -> list[Thumb]:
         return [t for t in self.rows[depth] if t.gallery_id >= 0]

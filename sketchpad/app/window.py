@@ -7,11 +7,11 @@ files, settings and the autosave.
 """
 from __future__ import annotations
 
+import gc
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel,
                                QListWidget, QMainWindow, QScrollArea, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
+from ..datasets.tu_berlin import read_png
 from ..document import Document
 from ..ink import Sketch, SketchError, iter_ndjson, write_ndjson
 from ..pack import PackEntry, discover_packs
@@ -276,6 +277,10 @@ class MainWindow(QMainWindow):
         self.neighbours.set_pack(pack)
         self.state.set_pack(pack)
         self.request_analysis()
+        # What is alive now (modules, widgets, the pack) lives as long as the app: take it out
+        # of the cyclic collector, so a full collection never walks it while the user draws
+        # (one took 58 ms on the GUI thread in benchmarks/app_latency.py).
+        gc.freeze()
 
     def _on_pack_failed(self, path: Path, message: str) -> None:
         for i, entry in enumerate(self._entries):
@@ -413,9 +418,7 @@ class MainWindow(QMainWindow):
                 self._load(self._drawings[row], None)
 
     def _open_picture(self, path: Path) -> None:
-        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if gray is None:
-            raise ValueError("not a picture this app can read")
+        gray = read_png(path)
         self._drawings = []
         self.drawing_dock.hide()
         self._load(Sketch(), None, image=gray, qimage=QImage(str(path)))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
+from PIL import Image
 
 from ..ink import Sketch, SketchError, Stroke
 
@@ -67,16 +67,21 @@ class TuBerlin:
 
 
 def read_png(path: str | Path) -> np.ndarray:
-    """A sketch page as 2-D uint8 grey; a missing, truncated or non-image file raises
+    """A sketch page (PNG or any picture Pillow reads) as 2-D uint8 grey; transparency is laid
+    on white, as a page would show it. A missing, truncated or non-image file raises
     :class:`SketchError` naming it."""
     path = Path(path)
-    data = np.fromfile(path, np.uint8) if path.is_file() else None
-    if data is None:
+    if not path.is_file():
         raise SketchError(f"{path}: no such file")
-    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if img is None:
-        raise SketchError(f"{path}: not a readable image (truncated or corrupt?)")
-    return img
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                rgba = img.convert("RGBA")
+                img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            return np.asarray(img.convert("L"))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise SketchError(f"{path}: not a readable image (truncated or corrupt?)") from None
 
 
 # --- SVG -------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class DataConfig:
     min_drawings: int = 500          # a class needs this many vector drawings
     seed: int = 0                    # per-class shuffle before the split
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    train_cap: int = 1500            # per class, after the split (CPU budget)
+    train_cap: int = 3000            # per class, after the split (CPU budget)
     val_cap: int = 150               # per class (monitoring and gallery)
     test_cap: int = 0                # per class; 0 = the whole test split
     entropy_low: float = 5.0         # keep training drawings between these percentiles

@@ -150,7 +150,8 @@ def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 15
         ModelExport("fusion", model.fusion.eval(),
                     {"cnn_embedding": cnn_emb, "rnn_embedding": rnn_emb}, ("logits",)),
     ]
-    maps = {"low": "block 2", "mid": "block 3", "high": "block 4"}
+    n_blocks = len(model.cfg.cnn.widths)  # the depths are the last three blocks
+    maps = {d: f"block {n_blocks - 2 + j}" for j, d in enumerate(DEPTH_NAMES)}
     features = {d: {"output": f"feat_{d}", "layer": f"CNN {maps[d]} (2×2 average pool, PCA {dim})",
                     "metric": "angular",
                     "precision_at_10": precision_at_k(feats[d], labels, "angular")}

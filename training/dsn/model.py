@@ -1,8 +1,8 @@
 """The Deep Sketch Network (papers.md §2) and its two branches, sized for a CPU.
 
 * :class:`SketchCNN` — the baseline CNN on stroke-order rasters: VGG-like blocks (conv-BN-ReLU,
-  max-pool); returns logits, the feature maps after blocks 2, 3 and 4 (the low / mid / high search
-  depths) and an embedding.
+  max-pool); returns logits, the feature maps after the last three blocks (the low / mid / high
+  search depths) and an embedding.
 * :class:`SketchRNN` — two 1-D convolutions and an LSTM on stroke-3, dropout 0.1. The LSTM runs
   over the zero-padded sequence and the state at ``lengths - 1`` is read: exact, because the LSTM
   is causal, and it exports to ONNX (``pack_padded_sequence`` does not). The convolutions look two
@@ -33,7 +33,9 @@ KINDS = ("cnn", "rnn", "dsn", "dsnplus")
 @dataclass(frozen=True)
 class CNNConfig:
     size: int = 96                                 # input side (96, or 64 / 28 for the study)
-    widths: tuple[int, ...] = (8, 16, 32, 64)    # channels of the four blocks
+    # Channels of the blocks. Five, so that the last block's receptive field spans the whole
+    # 96-px sketch before the global pool (with four it spanned about a third).
+    widths: tuple[int, ...] = (16, 32, 64, 128, 128)
     convs_per_block: int = 1
     stem_stride: int = 2   # block 1 downsamples by a strided conv instead of conv + max-pool
     embed: int = 128
@@ -44,7 +46,7 @@ class CNNConfig:
 class RNNConfig:
     conv: tuple[int, int] = (48, 64)   # channels of the two 1-D convolutions
     kernel: int = 5
-    hidden: int = 128                  # paper: 256 (CPU budget: smaller)
+    hidden: int = 256
     dropout: float = 0.1
 
 
@@ -94,7 +96,7 @@ class DSNConfig:
 
 
 class SketchCNN(nn.Module):
-    """Four VGG-like blocks halving the resolution, global average pool, embedding, classifier."""
+    """VGG-like blocks halving the resolution, global average pool, embedding, classifier."""
 
     def __init__(self, cfg: CNNConfig, n_classes: int):
         super().__init__()

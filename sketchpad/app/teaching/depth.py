@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ... import preprocess as pp
 from ...engine import Prediction
 from ...ink import Sketch
 from ...runtime import LoadedPack
 from ...search import Neighbour
+from ..panels import Thumb
 from ..state import AppState
 from .common import TeachingView, depth_title, depths_of, grey_image
 from .worker import Latest
@@ -124,7 +125,7 @@ class DepthColumn(QGroupBox):
         layout.addWidget(self.precision_label)
         layout.addLayout(self.grid)
         layout.addStretch(1)
-        self.buttons: list[QToolButton] = []
+        self.buttons: list[Thumb] = []
 
     def show_result(self, pack: LoadedPack, result: DepthResult, pixmaps: list[QPixmap]) -> None:
         share = result.share(self.depth)
@@ -140,25 +141,22 @@ class DepthColumn(QGroupBox):
             "gallery retrieval: " + (" · ".join(f"{n} = {v}" for n, v, _ in lines)
                                      if lines else "not measured"))
         self.precision_label.setToolTip("\n".join(f"{n}: {p}" for n, _, p in lines if p))
-        for b in self.buttons:
-            b.deleteLater()
-        self.buttons = []
-        for j, (n, pm) in enumerate(zip(neighbours, pixmaps)):
-            b = QToolButton()
-            b.setIcon(QIcon(pm))
-            b.setIconSize(QSize(64, 64))
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            name = pack.pack.classes[n.label]
-            b.setText(name if len(name) <= 12 else name[:11] + "…")
-            b.setToolTip(f"gallery #{n.gallery_id}: {name}, distance {n.distance:.3f}"
-                         "\nclick to explore this sketch")
-            if result.reference is not None and n.label == result.reference:
-                b.setStyleSheet("QToolButton { border: 2px solid #2a9d3a; border-radius: 4px; }")
-            else:
-                b.setStyleSheet("QToolButton { border: 2px solid transparent; }")
-            b.clicked.connect(lambda _=False, gid=n.gallery_id: self._on_pick(gid))
-            self.grid.addWidget(b, j // self.COLUMNS, j % self.COLUMNS)
-            self.buttons.append(b)
+        # The buttons are made once and reused: building and styling 27 buttons per answer
+        # held the GUI thread for tens of milliseconds.
+        while len(self.buttons) < len(neighbours):
+            thumb = Thumb()
+            thumb.clicked.connect(lambda _=False, t=thumb: self._on_pick(t.gallery_id))
+            j = len(self.buttons)
+            self.grid.addWidget(thumb, j // self.COLUMNS, j % self.COLUMNS)
+            self.buttons.append(thumb)
+        for thumb, n, pm in zip(self.buttons, neighbours, pixmaps):
+            thumb.show_neighbour(n.gallery_id, pack.pack.classes[n.label], pm,
+                                 n.label == result.reference, n.distance)
+        for thumb in self.buttons[len(neighbours):]:
+            thumb.clear()
+
+    def shown(self) -> list[Thumb]:
+        return [t for t in self.buttons if t.gallery_id >= 0]
 
 
 class DepthExplorer(TeachingView):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout,
                                QWidget)
 
@@ -25,31 +25,65 @@ TILE_PX = 88
 FILTER_COLUMNS = 16
 
 
-def _tile(image: np.ndarray, px: int, caption: str = "") -> QWidget:
-    """A picture enlarged without smoothing (so single weights stay visible), with a caption."""
-    w = QWidget()
-    box = QVBoxLayout(w)
-    box.setContentsMargins(1, 1, 1, 1)
-    box.setSpacing(0)
-    pic = QLabel()
-    pic.setPixmap(QPixmap.fromImage(grey_image(image)).scaled(
-        px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
-    box.addWidget(pic)
-    if caption:
-        cap = QLabel(caption)
-        cap.setStyleSheet("font-size: 9px; color: #444;")
-        cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        box.addWidget(cap)
-    return w
+def _enlarged(image: np.ndarray, px: int) -> QImage:
+    """A picture enlarged without smoothing (so single weights stay visible). A QImage, so the
+    workers make them and the GUI thread only wraps them."""
+    return grey_image(image).scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
+                                    Qt.TransformationMode.FastTransformation)
 
 
-def _clear(layout) -> None:
-    while layout.count():
-        item = layout.takeAt(0)
-        if item.widget():
-            item.widget().deleteLater()
-        elif item.layout():
-            _clear(item.layout())
+class _Tile(QWidget):
+    """A picture with an optional small caption under it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(1, 1, 1, 1)
+        box.setSpacing(0)
+        self.picture = QLabel()
+        self.caption = QLabel()
+        self.caption.setFont(_caption_font())
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        box.addWidget(self.picture)
+        box.addWidget(self.caption)
+
+    def show_image(self, image: QImage, caption: str = "") -> None:
+        self.picture.setPixmap(QPixmap.fromImage(image))
+        self.caption.setText(caption)
+        self.caption.setVisible(bool(caption))
+
+
+def _caption_font() -> QFont:
+    font = QFont()
+    font.setPixelSize(9)
+    return font
+
+
+class _TileRow(QWidget):
+    """One layer: a heading and a row of tiles; the tiles are reused from one sketch to the
+    next (rebuilding ~40 widgets per sketch held the GUI thread for tens of milliseconds)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.heading = QLabel()
+        self.line = QHBoxLayout()
+        self.line.addStretch(1)
+        layout.addWidget(self.heading)
+        layout.addLayout(self.line)
+        self.tiles: list[_Tile] = []
+
+    def show_tiles(self, heading: str, tiles: list[tuple[str, QImage]]) -> None:
+        self.heading.setText(heading)
+        while len(self.tiles) < len(tiles):
+            self.tiles.append(_Tile())
+            self.line.insertWidget(len(self.tiles) - 1, self.tiles[-1])
+        for tile, (caption, image) in zip(self.tiles, tiles):
+            tile.show_image(image, caption)
+            tile.setVisible(True)
+        for tile in self.tiles[len(tiles):]:
+            tile.setVisible(False)
 
 
 class NetworkView(TeachingView):
@@ -75,6 +109,7 @@ class NetworkView(TeachingView):
         self.act_note = QLabel()
         self.act_note.setWordWrap(True)
         self.act_rows = QVBoxLayout()
+        self.act_row_widgets: list[_TileRow] = []
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(QLabel("<h3>First-layer filters</h3>"))
@@ -103,7 +138,8 @@ class NetworkView(TeachingView):
         pack = self.state.pack()
         if pack_changed:
             self.filters, self.probe, self.activations = None, None, {}
-            _clear(self.filter_grid)
+            for tile in self.filter_tiles:
+                tile.deleteLater()
             self.filter_tiles = []
             if pack is None:
                 self.filter_work.cancel()
@@ -115,21 +151,25 @@ class NetworkView(TeachingView):
         self._activate()
 
     @staticmethod
-    def _load(pack: LoadedPack) -> tuple[np.ndarray | None, ActivationProbe | None, str]:
-        """Filters and probe, or the advice to install onnx (a normal outcome, not an error)."""
+    def _load(pack: LoadedPack) -> tuple[np.ndarray | None, list[QImage], ActivationProbe | None,
+                                         str]:
+        """Filters, their pictures and the probe, or the advice to install onnx (a normal
+        outcome, not an error)."""
         path = pack.pack.models["convnet"].file
         outputs = {d: pack.pack.features[d].output for d in depths_of(pack)}
         try:
-            return first_layer_filters(path), ActivationProbe.build(path, outputs), ""
+            filters = first_layer_filters(path)
+            probe = ActivationProbe.build(path, outputs)
         except NeedsOnnx as exc:
-            return None, None, str(exc)
+            return None, [], None, str(exc)
+        return filters, [_enlarged(t, FILTER_PX) for t in filter_tiles(filters)], probe, ""
 
     def _filters_failed(self, message: str) -> None:
         self.filter_note.setText(message)
         self.act_note.setText(message)
 
     def _show_filters(self, payload) -> None:
-        pack, filters, probe, message = payload
+        pack, filters, images, probe, message = payload
         if pack is not self.state.pack():
             return
         if filters is None:
@@ -142,8 +182,9 @@ class NetworkView(TeachingView):
             f"{f', mean of {inp} input channels' if inp > 1 else ''}); mid-grey is 0, light "
             "weights respond to ink, dark ones to empty paper. Trained on sketches they become "
             "small stroke and edge detectors at several orientations (the paper's Figure 2).")
-        for j, tile in enumerate(filter_tiles(filters)):
-            w = _tile(tile, FILTER_PX)
+        for j, image in enumerate(images):
+            w = _Tile()
+            w.show_image(image)
             w.setToolTip(f"filter {j}")
             self.filter_grid.addWidget(w, j // FILTER_COLUMNS, j % FILTER_COLUMNS)
             self.filter_tiles.append(w)
@@ -156,7 +197,8 @@ class NetworkView(TeachingView):
         if sketch.is_empty:
             self.act_work.cancel()
             self.activations = {}
-            _clear(self.act_rows)
+            for widget in self.act_row_widgets:
+                widget.setVisible(False)
             self.act_note.setText("Draw a sketch to see what each layer makes of it.")
             return
         self.act_note.setText("computing…")
@@ -164,32 +206,35 @@ class NetworkView(TeachingView):
 
     @staticmethod
     def _activations(pack: LoadedPack, probe: ActivationProbe, sketch: Sketch):
+        """Worker side: the activations and every row of pictures, ready to show."""
         feed = pack.engine.inputs_for(sketch)["convnet"]
         acts = probe.run(feed)
         (image,) = feed.values()
-        return acts, image[0, 0]
-
-    def _show_activations(self, payload) -> None:
-        pack, acts, image = payload
-        if pack is not self.state.pack():
-            return
-        self.activations = acts
-        _clear(self.act_rows)
-        self.act_note.setText("Bright = strongly active. Each row is one layer; the first tile "
-                              "is the mean over all channels, then the most active channels.")
-        rows = [("Input the network sees", [("input", _to_uint8(image))], f"{image.shape[0]}×"
-                 f"{image.shape[1]} raster")]
+        image = image[0, 0]
+        rows = [(f"<b>Input the network sees</b> — {image.shape[0]}×{image.shape[1]} raster",
+                 [("input", _enlarged(_to_uint8(image), TILE_PX))])]
         for key in [FIRST, *depths_of(pack)]:
             tiles, about = activation_tiles(acts[key])
             name = "First convolution (after ReLU)" if key == FIRST else depth_title(key)
-            rows.append((name, tiles, about))
-        for name, tiles, about in rows:
-            self.act_rows.addWidget(QLabel(f"<b>{name}</b> — {about}"))
-            line = QHBoxLayout()
-            for caption, tile in tiles:
-                line.addWidget(_tile(tile, TILE_PX, caption))
-            line.addStretch(1)
-            self.act_rows.addLayout(line)
+            rows.append((f"<b>{name}</b> — {about}",
+                         [(caption, _enlarged(t, TILE_PX)) for caption, t in tiles]))
+        return acts, rows
+
+    def _show_activations(self, payload) -> None:
+        pack, acts, rows = payload
+        if pack is not self.state.pack():
+            return
+        self.activations = acts
+        self.act_note.setText("Bright = strongly active. Each row is one layer; the first tile "
+                              "is the mean over all channels, then the most active channels.")
+        while len(self.act_row_widgets) < len(rows):
+            self.act_row_widgets.append(_TileRow())
+            self.act_rows.addWidget(self.act_row_widgets[-1])
+        for widget, (heading, tiles) in zip(self.act_row_widgets, rows):
+            widget.show_tiles(heading, tiles)
+            widget.setVisible(True)
+        for widget in self.act_row_widgets[len(rows):]:
+            widget.setVisible(False)
 
 
 def _to_uint8(a: np.ndarray) -> np.ndarray:

@@ -282,7 +282,8 @@ class FigureTab(QWidget):
         layout.addWidget(scroll, 1)
         layout.addLayout(bar)
 
-    def show_figure(self, figure: ReportFigure) -> None:
+    def show_figure(self, figure: ReportFigure, image: QImage | None = None) -> None:
+        """Show ``figure``; ``image`` is its PNG already decoded (on the worker)."""
         self.figure = figure
         self.save.setEnabled(figure.png is not None)
         if figure.png is None:
@@ -291,13 +292,15 @@ class FigureTab(QWidget):
             self.picture.setText(figure.note)
             self.note.setText("")
             return
-        self._full = QPixmap.fromImage(QImage.fromData(figure.png, "PNG"))
+        self._full = QPixmap.fromImage(image if image is not None
+                                       else QImage.fromData(figure.png, "PNG"))
         self._fit()
         self.note.setText(f"Protocol: {figure.note}" if figure.note else "")
 
     def _fit(self) -> None:
-        """Show the whole figure, shrunk to the tab (never enlarged); Save writes it full size."""
-        if self._full is None or self._full.isNull():
+        """Show the whole figure, shrunk to the tab (never enlarged); Save writes it full size.
+        Hidden tabs wait until shown: smooth scaling of a large figure is not free."""
+        if self._full is None or self._full.isNull() or not self.isVisible():
             return
         room = self.scroll.viewport().size()
         pm = self._full
@@ -308,6 +311,10 @@ class FigureTab(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
+        self._fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
         self._fit()
 
     def save_to(self, path: str | Path) -> Path:
@@ -381,11 +388,17 @@ class PackReport(TeachingView):
         self.table.resizeColumnsToContents()
         for tab in self.figure_tabs.values():
             tab.show_figure(ReportFigure("", "", None, "drawing…"))
-        self.work.submit(lambda: (pack, build_figures(pack)))
+        self.work.submit(lambda: (pack, _decoded(build_figures(pack))))
 
     def _show(self, payload) -> None:
         pack, figures = payload
         if pack is not self.state.pack():
             return
-        for key, figure in figures.items():
-            self.figure_tabs[key].show_figure(figure)
+        for key, (figure, image) in figures.items():
+            self.figure_tabs[key].show_figure(figure, image)
+
+
+def _decoded(figures: dict[str, ReportFigure]) -> dict[str, tuple[ReportFigure, QImage | None]]:
+    """Each figure with its PNG decoded, on the worker: the GUI thread only wraps the pixels."""
+    return {k: (f, None if f.png is None else QImage.fromData(f.png, "PNG"))
+            for k, f in figures.items()}

@@ -1,0 +1,72 @@
+"""Ten-view test of a *shipped* pack's ``convnet.onnx``, run by onnxruntime as the app runs it.
+
+:mod:`.evaluate` scores PyTorch checkpoints; this scores what users get, from the pack alone, on
+the current preprocessing code. It is how a change to preprocessing (e.g. the move from OpenCV to
+Pillow) is checked against the figure the manifest records.
+
+    python -m training.deepsketch.evaluate_pack [resources/packs/tu-berlin] [--split 1]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tqdm import tqdm
+
+from sketchpad.engine import session_options
+from sketchpad.pack import load_pack
+
+from .data import CACHE, TuBerlinCache, split_indices, ten_views, to_batch
+
+log = logging.getLogger("deepsketch.evaluate_pack")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_class: int = 53,
+                  batch: int = 10, threads: int = 0) -> dict[str, float | int | str]:
+    """Ten-view and centre-view accuracy of the pack's ConvNet on the test part of ``split``."""
+    pack = load_pack(pack_dir)
+    spec = pack.models["convnet"]
+    if [pack.classes[i] for i in range(len(data.classes))] != list(data.classes):
+        raise ValueError(f"{pack_dir}: its classes are not TU-Berlin's in the cache's order")
+    session = ort.InferenceSession(str(spec.file), session_options(threads),
+                                   providers=["CPUExecutionProvider"])
+    mean = float(spec.preprocess.mean)
+    _, test_idx = split_indices(data.labels, split, train_per_class)
+    ten, centre = [], []
+    for i in tqdm(range(0, len(test_idx), batch), desc=f"{pack.name} split {split}", mininterval=5):
+        pics = [data.pictures[j] for j in test_idx[i:i + batch]]
+        views = to_batch([v for p in pics for v in ten_views(p)], mean)
+        lp = log_softmax(session.run(["logits"], {"image": views})[0]).reshape(len(pics), 10, -1)
+        ten.append(lp.sum(1).argmax(1))
+        centre.append(lp[:, 0].argmax(1))  # ten_views starts with the centre view as drawn
+    y = data.labels[test_idx]
+    return {"pack": pack.name, "split": split, "test_items": int(len(test_idx)),
+            "ten_view_accuracy": float((np.concatenate(ten) == y).mean()),
+            "single_view_accuracy": float((np.concatenate(centre) == y).mean())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("pack", nargs="?", type=Path, default=REPO / "resources" / "packs" / "tu-berlin")
+    ap.add_argument("--split", type=int, default=1)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    result = evaluate_pack(args.pack, TuBerlinCache.load(args.cache), args.split,
+                           threads=args.threads)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
