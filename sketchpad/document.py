@@ -114,12 +114,15 @@ class Document:
     def add_stroke(self, stroke: Stroke) -> None:
         self._edit(self._sketch.add_stroke(stroke))
 
-    def erase_strokes(self, indices: Iterable[int]) -> None:
-        """Remove the strokes at ``indices`` as one undo step (no step when none)."""
+    def erase_strokes(self, indices: Iterable[int], same_step: bool = False) -> bool:
+        """Remove the strokes at ``indices`` as one undo step; with ``same_step``, as part of
+        the previous step (one eraser drag over several strokes is undone at once). Returns
+        whether anything was erased (no step when nothing was)."""
         gone = set(indices)
         if gone:
             self._edit(self._sketch.with_strokes(
-                s for i, s in enumerate(self._sketch.strokes) if i not in gone))
+                s for i, s in enumerate(self._sketch.strokes) if i not in gone), same_step)
+        return bool(gone)
 
     def clear(self) -> None:
         if not self._sketch.is_empty:
@@ -154,8 +157,9 @@ class Document:
         self._saved = self._sketch
         self._notify()
 
-    def _edit(self, sketch: Sketch) -> None:
-        self._undo.append(self._sketch)
+    def _edit(self, sketch: Sketch, same_step: bool = False) -> None:
+        if not (same_step and self._undo):
+            self._undo.append(self._sketch)
         self._redo.clear()
         self._set(sketch)
 

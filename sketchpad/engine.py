@@ -6,8 +6,14 @@ no Qt and is called synchronously; the app calls it from a worker thread.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import io
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +78,29 @@ def session_options(threads: int = 0) -> ort.SessionOptions:
     return so
 
 
+@functools.cache
+def cuda_library_problem() -> str:
+    """Why onnxruntime's CUDA provider library cannot load here ('' when it loads).
+
+    onnxruntime-gpu only logs to stderr (in red, once per session) when CUDA or cuDNN is missing
+    and quietly runs on the CPU; loading the provider library ourselves first yields the precise
+    reason (e.g. ``libcublasLt.so.13: cannot open shared object file``) for the window and
+    ``sketchpad packs``, and spares the user the log. CUDA and cuDNN from the ``nvidia-*``
+    wheels are preloaded first where this onnxruntime can (``preload_dlls``)."""
+    name = "onnxruntime_providers_cuda.dll" if os.name == "nt" else "libonnxruntime_providers_cuda.so"
+    if hasattr(ort, "preload_dlls"):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.suppress(Exception):
+                ort.preload_dlls()
+    try:
+        ctypes.CDLL(str(Path(ort.__file__).parent / "capi" / name))
+    except OSError as exc:
+        # PyInstaller's ctypes re-raises with a generic "not found when frozen" message; the
+        # loader's own message is its cause.
+        return str(exc.__cause__ or exc)
+    return ""
+
+
 def wanted_providers(prefer_gpu: bool = True) -> tuple[list[str], str]:
     """Providers to ask for, and why CUDA is not among them when it is not."""
     if not prefer_gpu:
@@ -79,6 +108,10 @@ def wanted_providers(prefer_gpu: bool = True) -> tuple[list[str], str]:
     if CUDA not in ort.get_available_providers():
         return [CPU], ("this onnxruntime build has no CUDA provider "
                        "(install onnxruntime-gpu on a machine with an NVIDIA GPU)")
+    problem = cuda_library_problem()
+    if problem:
+        return [CPU], (f"the CUDA provider cannot load: {problem} (onnxruntime-gpu needs the "
+                       "CUDA and cuDNN versions its release notes name)")
     return [CUDA, CPU], ""
 
 

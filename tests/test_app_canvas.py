@@ -96,6 +96,21 @@ def test_eraser_end_erases_touched_strokes_only(canvas):
     assert len(canvas.document.sketch) == 3
 
 
+def test_one_eraser_drag_over_several_strokes_is_one_undo_step(canvas):
+    for y in (20, 100, 200, 300):
+        mouse_stroke(canvas, [(20, y), (200, y)])
+    canvas.set_tool(ERASER)
+    mouse_stroke(canvas, [(100, 10), (100, 60), (100, 110), (100, 160), (100, 210)])  # 3 strokes
+    mouse_stroke(canvas, [(150, 290), (150, 310)])                                    # another drag
+    assert canvas.document.sketch.is_empty
+    canvas.document.undo()
+    assert [s.points[0, 1] for s in canvas.document.sketch.strokes] == [300]
+    canvas.document.undo()
+    assert len(canvas.document.sketch) == 4
+    canvas.document.undo()                                   # the pen strokes, one by one
+    assert len(canvas.document.sketch) == 3
+
+
 def test_eraser_tool_with_the_mouse(canvas):
     mouse_stroke(canvas, [(20, 20), (200, 20)])
     canvas.set_tool(ERASER)

@@ -58,7 +58,7 @@ def test_undo_redo_add_erase_clear_and_dirty():
     doc.add_stroke(a)                                   # a new edit drops the redo branch
     assert not doc.can_redo and doc.sketch.strokes == (b, a)
     assert len(seen) == 8 and seen[-1] is doc.sketch
-    doc.erase_strokes([])                               # nothing touched: no undo step
+    assert not doc.erase_strokes([])                    # nothing touched: no undo step
     assert len(seen) == 8
 
 

@@ -89,12 +89,42 @@ def test_cpu_and_its_reason_without_cuda(tiny_pack_dir: Path, monkeypatch) -> No
     assert "switched off" in Engine(load_pack(tiny_pack_dir), prefer_gpu=False).provider.reason
 
 
+def test_cuda_offered_but_its_library_missing_says_which(tiny_pack_dir: Path, monkeypatch) -> None:
+    """A build that claims CUDA on a machine without CUDA/cuDNN: the loader's own message."""
+    if CUDA in ort.get_available_providers():
+        pytest.skip("this onnxruntime really has CUDA")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    engine_mod.cuda_library_problem.cache_clear()
+    try:
+        providers, reason = engine_mod.wanted_providers(True)
+    finally:
+        engine_mod.cuda_library_problem.cache_clear()
+    assert providers == [CPU]
+    assert "CUDA provider cannot load" in reason and "libonnxruntime_providers_cuda" in reason
+
+
+def test_a_frozen_apps_generic_load_error_gives_the_loaders_reason(monkeypatch) -> None:
+    """PyInstaller's ctypes wraps the loader's OSError in "not found when frozen"."""
+    def frozen_cdll(name):
+        try:
+            raise OSError("libcudnn.so.9: cannot open shared object file")
+        except OSError as cause:
+            raise OSError(f"Failed to load dynlib/dll {name!r}. Most likely ...") from cause
+    monkeypatch.setattr(engine_mod.ctypes, "CDLL", frozen_cdll)
+    engine_mod.cuda_library_problem.cache_clear()
+    try:
+        assert engine_mod.cuda_library_problem() == "libcudnn.so.9: cannot open shared object file"
+    finally:
+        engine_mod.cuda_library_problem.cache_clear()
+
+
 @pytest.mark.filterwarnings("ignore:Specified provider")
 def test_cuda_offered_but_not_started_reads_back_cpu(tiny_pack_dir: Path, monkeypatch) -> None:
-    """The build claims CUDA, the session falls back to CPU: the engine believes the session."""
+    """The library loads, the session still falls back to CPU: the engine believes the session."""
     if CUDA in ort.get_available_providers():
         pytest.skip("this onnxruntime really has CUDA; the fallback cannot be provoked")
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(engine_mod, "cuda_library_problem", lambda: "")
     assert engine_mod.wanted_providers(True) == ([CUDA, CPU], "")
     engine = Engine(load_pack(tiny_pack_dir))
     assert all(s.get_providers() == [CPU] for s in engine.sessions.values())

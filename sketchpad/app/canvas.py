@@ -9,6 +9,8 @@ fit-to-window transform for an opened file), so new strokes join an opened drawi
 """
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRect, Qt, Signal
 from PySide6.QtGui import (QImage, QMouseEvent, QPainter, QPaintEvent, QPixmap, QPointingDevice,
                            QResizeEvent, QTabletEvent, QTransform)
@@ -39,6 +41,7 @@ class Canvas(QWidget):
         self._ink = QPixmap()
         self._last: QPointF | None = None
         self._erasing = False
+        self._erased_this_drag = False
         self._tablet_down = False
         self._clock_origin: float | None = None
         self._rendered = document.sketch
@@ -105,6 +108,8 @@ class Canvas(QWidget):
     def _press(self, pos: QPointF, t_ms: float, pressure: float, eraser: bool) -> None:
         self._erasing = eraser or self.tool == ERASER
         if self._erasing:
+            self._erased_this_drag = False
+            self._last = pos
             self._erase_at(pos)
             return
         if self._image is not None:
@@ -133,6 +138,7 @@ class Canvas(QWidget):
     def _release(self) -> None:
         if self._erasing:
             self._erasing = False
+            self._last = None
             return
         stroke = self.capture.end_stroke()
         self._last = None
@@ -145,9 +151,19 @@ class Canvas(QWidget):
         self._render_ink()
 
     def _erase_at(self, pos: QPointF) -> None:
-        x, y = self._to_sketch(pos)
+        """Erase what the eraser touched since the last event: the path from there to ``pos`` is
+        probed every half radius, so a fast drag does not jump over a stroke."""
+        start = self._last if self._last is not None else pos
+        steps = max(1, math.ceil(math.dist(start.toTuple(), pos.toTuple()) / (ERASER_RADIUS / 2)))
         radius = ERASER_RADIUS / max(self.view.m11(), 1e-6)
-        self.document.erase_strokes(strokes_near(self.document.sketch, x, y, radius))
+        hits: set[int] = set()
+        for i in range(steps + 1):
+            x, y = self._to_sketch(start + (pos - start) * (i / steps))
+            hits.update(strokes_near(self.document.sketch, x, y, radius))
+        self._last = pos
+        # Everything one drag erases is one undo step.
+        if self.document.erase_strokes(hits, same_step=self._erased_this_drag):
+            self._erased_this_drag = True
 
     def _to_sketch(self, pos: QPointF) -> tuple[float, float]:
         p = self._inverse.map(pos)
