@@ -260,6 +260,19 @@ def test_open_many_drawings_lists_them(make_window, qtbot, data_root, tmp_path):
     settle(qtbot, w)
 
 
+def test_a_file_longer_than_the_list_says_so(make_window, qtbot, data_root, tmp_path, monkeypatch):
+    import sketchpad.app.window as window_mod
+    monkeypatch.setattr(window_mod, "MAX_LISTED", 3)
+    src = data_root / "quickdraw" / "simplified" / "apple.ndjson"
+    path = tmp_path / "five.ndjson"
+    write_ndjson(list(itertools.islice(iter_ndjson(src), 5)), path)
+    w = make_window()
+    assert w.open_file(path)
+    assert w.drawing_list.count() == 3
+    assert "only the first 3 drawings are listed" in w.statusBar().currentMessage()
+    settle(qtbot, w)
+
+
 def test_open_png_classifies_the_picture_or_says_why_not(make_window, qtbot, tmp_path):
     w = make_window()
     failures = []

@@ -37,7 +37,8 @@ from .worker import RecognitionWorker
 LIVE_INTERVAL_MS = 150
 MAX_RECENT = 8
 #: A Quick, Draw! file can hold 100 000+ drawings; the side list shows the first ones.
-MAX_LISTED = 2000
+#: Drawings listed from one file (the largest Quick, Draw! file here holds 5,929).
+MAX_LISTED = 10_000
 NDJSON_FILTER = "Quick, Draw! drawings (*.ndjson)"
 OPEN_FILTER = "Drawings and pictures (*.ndjson *.png *.jpg *.jpeg);;" + NDJSON_FILTER
 
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.drawing_list = QListWidget()
+        self.drawing_list.setUniformItemSizes(True)   # thousands of rows lay out at once
         self.drawing_list.currentRowChanged.connect(self._on_drawing_picked)
         self.drawing_dock = QDockWidget("Drawings in file", self)
         self.drawing_dock.setObjectName("drawings")
@@ -391,26 +393,29 @@ class MainWindow(QMainWindow):
     def _open_drawings(self, path: Path) -> None:
         bad: list[str] = []
         drawings = []
+        more = False
         for sketch in iter_ndjson(path, errors="skip", bad_lines=bad):
-            drawings.append(sketch)
-            if len(drawings) >= MAX_LISTED:
+            if len(drawings) == MAX_LISTED:
+                more = True
                 break
+            drawings.append(sketch)
         if not drawings:
             raise SketchError(bad[0] if bad else "the file holds no drawings")
         self._drawings = drawings
         self.drawing_list.blockSignals(True)
         self.drawing_list.clear()
-        for i, d in enumerate(drawings):
-            self.drawing_list.addItem(f"{i + 1}. {(d.label or 'drawing').replace('_', ' ')} "
-                                      f"({len(d)} strokes)")
+        self.drawing_list.addItems([f"{i + 1}. {(d.label or 'drawing').replace('_', ' ')} "
+                                    f"({len(d)} strokes)" for i, d in enumerate(drawings)])
         self.drawing_list.blockSignals(False)
         self.drawing_dock.setVisible(len(drawings) > 1)
         # One drawing: the file is this document. Many: each is opened as a new, unsaved copy,
         # so Save never overwrites the whole collection with one drawing.
         self._load(drawings[0], path if len(drawings) == 1 else None)
         self.drawing_list.setCurrentRow(0)
-        if bad:
-            self.statusBar().showMessage(f"{len(bad)} lines could not be read: {bad[0]}", 10000)
+        notes = ([f"{len(bad)} lines could not be read: {bad[0]}"] if bad else []) + (
+            [f"only the first {MAX_LISTED:,} drawings are listed"] if more else [])
+        if notes:
+            self.statusBar().showMessage("; ".join(notes), 10000)
 
     def _on_drawing_picked(self, row: int) -> None:
         if 0 <= row < len(self._drawings) and self.drawing_dock.isVisible():
