@@ -205,6 +205,10 @@ def test_network_view_shows_one_tile_per_first_layer_filter(qtbot, state, pack):
     assert len(view.filter_tiles) == weight.dims[0] == 8
     assert set(view.activations) == {"first", "low", "mid", "high"}
     assert view.activations["first"].shape[0] == weight.dims[0]
+    sheet = view.filter_sheet.pixmap()   # the 8 filters side by side, 44 px each + 3 px gaps
+    assert (sheet.width(), sheet.height()) == (8 * 47, 47)
+    shown = [label.pixmap() for _, label in view.act_row_labels if not label.isHidden()]
+    assert len(shown) == 5 and all(not pm.isNull() for pm in shown)   # input + 4 layers
 
 
 def test_network_view_without_onnx_says_what_to_install(qtbot, state, monkeypatch):

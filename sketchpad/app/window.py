@@ -24,7 +24,7 @@ from ..document import Document
 from ..ink import Sketch, SketchError, iter_ndjson, write_ndjson
 from ..pack import PackEntry, discover_packs
 from ..runtime import Analysis, LoadedPack
-from . import ink_paint
+from . import ink_paint, teaching
 from .autosave import Autosave
 from .canvas import ERASER, PEN, Canvas
 from .panels import NeighbourDialog, NeighbourRows, PredictionPanel
@@ -176,12 +176,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.drawing_dock.toggleViewAction())
 
         self.teach_menu = bar.addMenu("&Teach")
-        try:
-            from . import teaching
-        except ImportError:
-            teaching = None
-        if hasattr(teaching, "install"):
-            teaching.install(self)
+        self.teach_actions = teaching.install(self)
 
         tools = QToolBar("Tools", self)
         tools.setObjectName("tools")

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtGui import QPalette, QPixmap
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ... import preprocess as pp
@@ -116,7 +116,10 @@ class DepthColumn(QGroupBox):
         self._on_pick = on_pick
         layout = QVBoxLayout(self)
         self.share_label = QLabel()
-        self.share_label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        font = self.share_label.font()   # a font, not a style sheet: style sheets make the
+        font.setPixelSize(15)             # first show re-polish the whole window (~40 ms)
+        font.setBold(True)
+        self.share_label.setFont(font)
         self.precision_label = QLabel()
         self.precision_label.setWordWrap(True)
         self.grid = QGridLayout()
@@ -144,7 +147,7 @@ class DepthColumn(QGroupBox):
         # The buttons are made once and reused: building and styling 27 buttons per answer
         # held the GUI thread for tens of milliseconds.
         while len(self.buttons) < len(neighbours):
-            thumb = Thumb()
+            thumb = Thumb(self)
             thumb.clicked.connect(lambda _=False, t=thumb: self._on_pick(t.gallery_id))
             j = len(self.buttons)
             self.grid.addWidget(thumb, j // self.COLUMNS, j % self.COLUMNS)
@@ -181,7 +184,11 @@ class DepthExplorer(TeachingView):
         self.query_picture = QLabel()
         self.query_picture.setFixedSize(80, 80)
         self.query_picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.query_picture.setStyleSheet("background: white; border: 1px solid #999;")
+        self.query_picture.setFrameShape(QFrame.Shape.Box)
+        self.query_picture.setAutoFillBackground(True)
+        palette = self.query_picture.palette()
+        palette.setColor(QPalette.ColorRole.Window, Qt.GlobalColor.white)
+        self.query_picture.setPalette(palette)
         self.status = QLabel()
         self.status.setWordWrap(True)
         top = QHBoxLayout()

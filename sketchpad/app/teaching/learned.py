@@ -7,10 +7,9 @@ view says so and shows nothing it cannot compute.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QImage, QPixmap
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ...ink import Sketch
 from ...runtime import LoadedPack
@@ -22,68 +21,34 @@ from .worker import Latest
 
 FILTER_PX = 44
 TILE_PX = 88
+CAPTION_PX = 9
 FILTER_COLUMNS = 16
 
 
-def _enlarged(image: np.ndarray, px: int) -> QImage:
-    """A picture enlarged without smoothing (so single weights stay visible). A QImage, so the
-    workers make them and the GUI thread only wraps them."""
-    return grey_image(image).scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
-                                    Qt.TransformationMode.FastTransformation)
-
-
-class _Tile(QWidget):
-    """A picture with an optional small caption under it."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        box = QVBoxLayout(self)
-        box.setContentsMargins(1, 1, 1, 1)
-        box.setSpacing(0)
-        self.picture = QLabel()
-        self.caption = QLabel()
-        self.caption.setFont(_caption_font())
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        box.addWidget(self.picture)
-        box.addWidget(self.caption)
-
-    def show_image(self, image: QImage, caption: str = "") -> None:
-        self.picture.setPixmap(QPixmap.fromImage(image))
-        self.caption.setText(caption)
-        self.caption.setVisible(bool(caption))
-
-
-def _caption_font() -> QFont:
+def _sheet(tiles: list[tuple[str, np.ndarray]], px: int, columns: int) -> QImage:
+    """Tiles enlarged without smoothing (so single weights stay visible), ``columns`` to a row,
+    each with its caption under it, composed into one picture. Drawn on the workers, so the GUI
+    thread shows a whole layer as one label (dozens of widgets per layer held it for ~30 ms)."""
+    captioned = any(caption for caption, _ in tiles)
+    cap_h, gap = (CAPTION_PX + 3 if captioned else 0), 3
+    rows = -(-len(tiles) // columns)
+    width = min(len(tiles), columns) * (px + gap)
+    sheet = QImage(max(width, 1), max(rows * (px + cap_h + gap), 1), QImage.Format.Format_RGB32)
+    sheet.fill(QColor("white"))
+    painter = QPainter(sheet)
     font = QFont()
-    font.setPixelSize(9)
-    return font
-
-
-class _TileRow(QWidget):
-    """One layer: a heading and a row of tiles; the tiles are reused from one sketch to the
-    next (rebuilding ~40 widgets per sketch held the GUI thread for tens of milliseconds)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.heading = QLabel()
-        self.line = QHBoxLayout()
-        self.line.addStretch(1)
-        layout.addWidget(self.heading)
-        layout.addLayout(self.line)
-        self.tiles: list[_Tile] = []
-
-    def show_tiles(self, heading: str, tiles: list[tuple[str, QImage]]) -> None:
-        self.heading.setText(heading)
-        while len(self.tiles) < len(tiles):
-            self.tiles.append(_Tile())
-            self.line.insertWidget(len(self.tiles) - 1, self.tiles[-1])
-        for tile, (caption, image) in zip(self.tiles, tiles):
-            tile.show_image(image, caption)
-            tile.setVisible(True)
-        for tile in self.tiles[len(tiles):]:
-            tile.setVisible(False)
+    font.setPixelSize(CAPTION_PX)
+    painter.setFont(font)
+    painter.setPen(QColor("#444"))
+    for j, (caption, tile) in enumerate(tiles):
+        x, y = (j % columns) * (px + gap), (j // columns) * (px + cap_h + gap)
+        big = grey_image(tile).scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.FastTransformation)
+        painter.drawImage(x + (px - big.width()) // 2, y + (px - big.height()) // 2, big)
+        if caption:
+            painter.drawText(QRect(x, y + px, px, cap_h), Qt.AlignmentFlag.AlignCenter, caption)
+    painter.end()
+    return sheet
 
 
 class NetworkView(TeachingView):
@@ -94,7 +59,7 @@ class NetworkView(TeachingView):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(state, parent)
         self.filters: np.ndarray | None = None
-        self.filter_tiles: list[QWidget] = []
+        self.filter_tiles: list[np.ndarray] = []   # one picture per filter, as shown
         self.probe: ActivationProbe | None = None
         self.activations: dict[str, np.ndarray] = {}
         self.filter_work, self.act_work = Latest(self), Latest(self)
@@ -104,20 +69,16 @@ class NetworkView(TeachingView):
         self.act_work.failed.connect(lambda msg: self.act_note.setText(msg))
         self.filter_note = QLabel()
         self.filter_note.setWordWrap(True)
-        self.filter_grid = QGridLayout()
-        self.filter_grid.setSpacing(2)
+        self.filter_sheet = QLabel()
         self.act_note = QLabel()
         self.act_note.setWordWrap(True)
         self.act_rows = QVBoxLayout()
-        self.act_row_widgets: list[_TileRow] = []
+        self.act_row_labels: list[tuple[QLabel, QLabel]] = []   # (heading, sheet) per layer
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(QLabel("<h3>First-layer filters</h3>"))
         layout.addWidget(self.filter_note)
-        grid_box = QHBoxLayout()
-        grid_box.addLayout(self.filter_grid)
-        grid_box.addStretch(1)
-        layout.addLayout(grid_box)
+        layout.addWidget(self.filter_sheet)
         layout.addWidget(QLabel("<h3>Activations of the current sketch</h3>"))
         layout.addWidget(self.act_note)
         layout.addLayout(self.act_rows)
@@ -138,8 +99,7 @@ class NetworkView(TeachingView):
         pack = self.state.pack()
         if pack_changed:
             self.filters, self.probe, self.activations = None, None, {}
-            for tile in self.filter_tiles:
-                tile.deleteLater()
+            self.filter_sheet.clear()
             self.filter_tiles = []
             if pack is None:
                 self.filter_work.cancel()
@@ -151,25 +111,26 @@ class NetworkView(TeachingView):
         self._activate()
 
     @staticmethod
-    def _load(pack: LoadedPack) -> tuple[np.ndarray | None, list[QImage], ActivationProbe | None,
-                                         str]:
-        """Filters, their pictures and the probe, or the advice to install onnx (a normal
-        outcome, not an error)."""
+    def _load(pack: LoadedPack):
+        """Filters, their pictures (one each, and the sheet of all) and the probe; or the advice
+        to install onnx (a normal outcome, not an error)."""
         path = pack.pack.models["convnet"].file
         outputs = {d: pack.pack.features[d].output for d in depths_of(pack)}
         try:
             filters = first_layer_filters(path)
             probe = ActivationProbe.build(path, outputs)
         except NeedsOnnx as exc:
-            return None, [], None, str(exc)
-        return filters, [_enlarged(t, FILTER_PX) for t in filter_tiles(filters)], probe, ""
+            return None, [], None, None, str(exc)
+        tiles = filter_tiles(filters)
+        sheet = _sheet([("", t) for t in tiles], FILTER_PX, FILTER_COLUMNS)
+        return filters, tiles, sheet, probe, ""
 
     def _filters_failed(self, message: str) -> None:
         self.filter_note.setText(message)
         self.act_note.setText(message)
 
     def _show_filters(self, payload) -> None:
-        pack, filters, images, probe, message = payload
+        pack, filters, tiles, sheet, probe, message = payload
         if pack is not self.state.pack():
             return
         if filters is None:
@@ -182,12 +143,8 @@ class NetworkView(TeachingView):
             f"{f', mean of {inp} input channels' if inp > 1 else ''}); mid-grey is 0, light "
             "weights respond to ink, dark ones to empty paper. Trained on sketches they become "
             "small stroke and edge detectors at several orientations (the paper's Figure 2).")
-        for j, image in enumerate(images):
-            w = _Tile()
-            w.show_image(image)
-            w.setToolTip(f"filter {j}")
-            self.filter_grid.addWidget(w, j // FILTER_COLUMNS, j % FILTER_COLUMNS)
-            self.filter_tiles.append(w)
+        self.filter_tiles = tiles
+        self.filter_sheet.setPixmap(QPixmap.fromImage(sheet))
         self._activate()
 
     def _activate(self) -> None:
@@ -197,8 +154,9 @@ class NetworkView(TeachingView):
         if sketch.is_empty:
             self.act_work.cancel()
             self.activations = {}
-            for widget in self.act_row_widgets:
-                widget.setVisible(False)
+            for heading, sheet in self.act_row_labels:
+                heading.hide()
+                sheet.hide()
             self.act_note.setText("Draw a sketch to see what each layer makes of it.")
             return
         self.act_note.setText("computing…")
@@ -212,12 +170,11 @@ class NetworkView(TeachingView):
         (image,) = feed.values()
         image = image[0, 0]
         rows = [(f"<b>Input the network sees</b> — {image.shape[0]}×{image.shape[1]} raster",
-                 [("input", _enlarged(_to_uint8(image), TILE_PX))])]
+                 _sheet([("input", _to_uint8(image))], TILE_PX, 1))]
         for key in [FIRST, *depths_of(pack)]:
             tiles, about = activation_tiles(acts[key])
             name = "First convolution (after ReLU)" if key == FIRST else depth_title(key)
-            rows.append((f"<b>{name}</b> — {about}",
-                         [(caption, _enlarged(t, TILE_PX)) for caption, t in tiles]))
+            rows.append((f"<b>{name}</b> — {about}", _sheet(tiles, TILE_PX, len(tiles))))
         return acts, rows
 
     def _show_activations(self, payload) -> None:
@@ -227,14 +184,19 @@ class NetworkView(TeachingView):
         self.activations = acts
         self.act_note.setText("Bright = strongly active. Each row is one layer; the first tile "
                               "is the mean over all channels, then the most active channels.")
-        while len(self.act_row_widgets) < len(rows):
-            self.act_row_widgets.append(_TileRow())
-            self.act_rows.addWidget(self.act_row_widgets[-1])
-        for widget, (heading, tiles) in zip(self.act_row_widgets, rows):
-            widget.show_tiles(heading, tiles)
-            widget.setVisible(True)
-        for widget in self.act_row_widgets[len(rows):]:
-            widget.setVisible(False)
+        while len(self.act_row_labels) < len(rows):
+            labels = (QLabel(), QLabel())
+            for label in labels:
+                self.act_rows.addWidget(label)
+            self.act_row_labels.append(labels)
+        for (heading, sheet), (text, image) in zip(self.act_row_labels, rows):
+            heading.setText(text)
+            sheet.setPixmap(QPixmap.fromImage(image))
+            heading.show()
+            sheet.show()
+        for heading, sheet in self.act_row_labels[len(rows):]:
+            heading.hide()
+            sheet.hide()
 
 
 def _to_uint8(a: np.ndarray) -> np.ndarray:
