@@ -127,3 +127,17 @@ def test_unknown_config_key_is_refused() -> None:
     with pytest.raises(SystemExit, match="must be float"):
         parse_config(["--epochs=fast"])
     assert parse_config(["--epochs=2", "--model=rnn"])["epochs"] == 2.0
+
+
+def test_grid_pool_is_the_adaptive_pool_for_every_map_size() -> None:
+    """The export pools each depth to 2 × 2 with fixed windows (ONNX refuses the adaptive pool
+    when 2 does not divide the map, as at the 3 × 3 last block of a 96 px input)."""
+    import torch
+    from torch.nn import functional as F
+
+    from training.dsn.export_pack import grid_pool
+    for size in range(2, 14):
+        m = torch.randn(2, 3, size, size)
+        for grid in (1, 2, 3):
+            if grid <= size:
+                torch.testing.assert_close(grid_pool(m, grid), F.adaptive_avg_pool2d(m, grid))

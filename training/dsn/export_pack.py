@@ -55,6 +55,17 @@ def pca_projection(x: np.ndarray, dim: int) -> nn.Linear:
     return layer.requires_grad_(False)
 
 
+def grid_pool(m: torch.Tensor, grid: int) -> torch.Tensor:
+    """``adaptive_avg_pool2d(m, grid)`` written out as fixed windows (the same ones), because the
+    ONNX exporter refuses the adaptive pool when ``grid`` does not divide the map (3 → 2 at the
+    last block of a 96 px input)."""
+    size = int(m.shape[-1])
+    bounds = [(i * size // grid, -(-(i + 1) * size // grid)) for i in range(grid)]
+    rows = [torch.stack([m[..., a:b, c:d].mean((-2, -1)) for c, d in bounds], -1)
+            for a, b in bounds]
+    return torch.stack(rows, -2)
+
+
 class ConvnetExport(nn.Module):
     """The CNN branch with each depth pooled to ``grid × grid`` and PCA-projected in the graph."""
 
@@ -65,7 +76,7 @@ class ConvnetExport(nn.Module):
 
     def pooled(self, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         logits, maps, emb = self.cnn(image)
-        return logits, [F.adaptive_avg_pool2d(m, self.grid).flatten(1) for m in maps], emb
+        return logits, [grid_pool(m, self.grid).flatten(1) for m in maps], emb
 
     def forward(self, image: torch.Tensor):
         logits, feats, emb = self.pooled(image)
