@@ -14,15 +14,20 @@ from ...runtime import LoadedPack
 from ..state import AppState
 
 #: The paper's reading of each depth (papers.md §1, Figure 4).
-DEPTH_TITLES = {
-    "low": "Low — layer 6: strokes and texture",
-    "mid": "Mid — layer 11: shape",
-    "high": "High — layer 13: meaning",
-}
+DEPTH_MEANINGS = {"low": "strokes and texture", "mid": "shape", "high": "meaning"}
 
 
-def depth_title(depth: str) -> str:
-    return DEPTH_TITLES.get(depth, depth)
+def depth_layer(pack: LoadedPack, depth: str) -> str:
+    """Which layer of *this* pack's network a depth is (the manifest's words: DeepSketch layers
+    6/11/13, DSN CNN blocks 3/4/5)."""
+    return pack.pack.features[depth].layer if depth in pack.pack.features else ""
+
+
+def depth_title(pack: LoadedPack, depth: str) -> str:
+    """``Low — strokes and texture (layer 6 …)``: the paper's reading and the pack's layer."""
+    title = f"{depth.capitalize()} — {DEPTH_MEANINGS.get(depth, depth)}"
+    layer = depth_layer(pack, depth)
+    return f"{title} ({layer})" if layer else title
 
 
 def depths_of(pack: LoadedPack) -> list[str]:

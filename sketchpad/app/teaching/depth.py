@@ -23,7 +23,7 @@ from ...runtime import LoadedPack
 from ...search import Neighbour
 from ..panels import Thumb
 from ..state import AppState
-from .common import TeachingView, depth_title, depths_of, grey_image
+from .common import DEPTH_MEANINGS, TeachingView, depth_title, depths_of, grey_image
 from .worker import Latest
 
 CURRENT, GALLERY = "Current sketch", "Gallery sketch"
@@ -110,8 +110,10 @@ class DepthColumn(QGroupBox):
 
     COLUMNS = 3
 
-    def __init__(self, depth: str, on_pick, parent: QWidget | None = None):
-        super().__init__(depth_title(depth), parent)
+    def __init__(self, pack: LoadedPack, depth: str, on_pick, parent: QWidget | None = None):
+        # The short title keeps three columns side by side; the layer is in the tooltip.
+        super().__init__(f"{depth.capitalize()} — {DEPTH_MEANINGS.get(depth, depth)}", parent)
+        self.setToolTip(depth_title(pack, depth))
         self.depth = depth
         self._on_pick = on_pick
         layout = QVBoxLayout(self)
@@ -274,7 +276,7 @@ class DepthExplorer(TeachingView):
             return
         self.index.setRange(0, max(0, len(pack.gallery) - 1))
         for depth in depths_of(pack):
-            column = DepthColumn(depth, self.show_gallery_sketch)
+            column = DepthColumn(pack, depth, self.show_gallery_sketch)
             self.columns[depth] = column
             self.columns_layout.addWidget(column, 1)
 

@@ -349,7 +349,7 @@ class EmbeddingMap(TeachingView):
         colours = class_colours(len(pack.pack.classes))[pack.gallery.labels]
         for depth in depths_of(pack):
             box = QVBoxLayout()
-            title = QLabel(f"<b>{depth_title(depth)}</b>")
+            title = QLabel(f"<b>{depth_title(pack, depth)}</b>")
             panel = MapPanel(depth)
             panel.set_data(pack, pack.gallery.projections.get(depth), colours)
             box.addWidget(title)

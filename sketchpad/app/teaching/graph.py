@@ -73,9 +73,11 @@ def _ranks(model: Any) -> dict[str, int]:
     return out
 
 
-#: Ops that only summarise a map for the feature vector; the map before them is the one to show.
+#: Ops that only summarise a map for the feature vector, or cut and reassemble it to pool it
+#: (the DSN export pools with fixed windows: Slice, ReduceMean, Unsqueeze, Concat); the map
+#: before them is the one to show.
 _REDUCERS = {"AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax",
-             "Flatten", "Reshape"}
+             "Flatten", "Reshape", "Slice", "Unsqueeze", "Concat"}
 
 
 def _spatial_source(graph: Any, start: str, ranks: dict[str, int], weights: set[str]) -> str:

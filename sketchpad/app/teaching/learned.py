@@ -173,7 +173,7 @@ class NetworkView(TeachingView):
                  _sheet([("input", _to_uint8(image))], TILE_PX, 1))]
         for key in [FIRST, *depths_of(pack)]:
             tiles, about = activation_tiles(acts[key])
-            name = "First convolution (after ReLU)" if key == FIRST else depth_title(key)
+            name = "First convolution (after ReLU)" if key == FIRST else depth_title(pack, key)
             rows.append((f"<b>{name}</b> — {about}", _sheet(tiles, TILE_PX, len(tiles))))
         return acts, rows
 
