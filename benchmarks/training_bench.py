@@ -3,20 +3,22 @@ per model on random inputs of the real shapes — what a CPU budget buys.
 
     python benchmarks/training_bench.py [--batch 32] [--steps 3] [--threads 2]
 
-Models are imported from the trainers when present (``training.deepsketch.model``,
-``training.dsn.model``); a missing one is skipped with a message. Shapes: DeepSketch 1×224×224;
-DSN 1×96×96 order raster plus a 128-point stroke-3 sequence (the defaults of their configs).
+Models come from the trainers (``training.deepsketch.model``, ``training.dsn.model``) with their
+default configs. Shapes: DeepSketch 1×224×224; DSN a 96×96 order raster (and 64, 28 for the
+image-size study) plus an 88-point stroke-3 sequence (T of the cache). The real CPU runs used
+batch 64 and one thread per run: ``--batch 64 --threads 1`` gives their figures.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from typing import Callable
 
 import torch
 
 from common import machine, print_table
+from training.deepsketch import model as ds
+from training.dsn import model as dsn
 
 Step = Callable[[], torch.Tensor]
 
@@ -34,30 +36,31 @@ def samples_per_second(make_loss: Step, params, batch: int, steps: int) -> float
 
 
 def deepsketch_cases(batch: int) -> dict[str, tuple[torch.nn.Module, Step]]:
-    m = importlib.import_module("training.deepsketch.model")
-    variants = {"paper": m.DeepSketchConfig(), "w/2": m.DeepSketchConfig((32, 64, 128, 256), 1024),
-                "w/4": m.DeepSketchConfig((16, 32, 64, 128), 512)}
-    x = torch.randn(batch, 1, m.INPUT_SIZE, m.INPUT_SIZE)
+    variants = {"paper": ds.DeepSketchConfig(),
+                "w/2": ds.DeepSketchConfig((32, 64, 128, 256), 1024),
+                "w/4": ds.DeepSketchConfig((16, 32, 64, 128), 512),
+                "w/8 (shipped)": ds.DeepSketchConfig((8, 16, 32, 64), 256)}
+    x = torch.randn(batch, 1, ds.INPUT_SIZE, ds.INPUT_SIZE)
     cases = {}
     for name, cfg in variants.items():
-        net = m.DeepSketch(cfg).train()
+        net = ds.DeepSketch(cfg).train()
         y = torch.randint(0, cfg.n_classes, (batch,))
         cases[f"DeepSketch {name}"] = (
             net, lambda net=net, y=y: torch.nn.functional.cross_entropy(net(x).logits, y))
     return cases
 
 
-def dsn_cases(batch: int, max_len: int = 128) -> dict[str, tuple[torch.nn.Module, Step]]:
-    m = importlib.import_module("training.dsn.model")
+def dsn_cases(batch: int, max_len: int = 88) -> dict[str, tuple[torch.nn.Module, Step]]:
     cases = {}
-    for kind in m.KINDS:
-        cfg = m.DSNConfig(kind=kind)
-        net = m.DSN(cfg).train()
+    for kind, size in (("cnn", 96), ("cnn", 64), ("cnn", 28), ("rnn", 96), ("dsn", 96),
+                       ("dsnplus", 96)):
+        cfg = dsn.DSNConfig(kind=kind, cnn=dsn.CNNConfig(size=size))
+        net = dsn.DSN(cfg).train()
         image = torch.randn(batch, 1, cfg.cnn.size, cfg.cnn.size)
         strokes = torch.randn(batch, max_len, 3)
         lengths = torch.randint(8, max_len + 1, (batch,))
         y = torch.randint(0, cfg.n_classes, (batch,))
-        cases[f"DSN {kind}"] = (
+        cases[f"DSN {kind}" + (f" {size} px" if kind == "cnn" else "")] = (
             net, lambda net=net, a=(image, strokes, lengths), y=y: net.loss(net(*a), y)[0])
     return cases
 
@@ -73,14 +76,8 @@ def main() -> None:
     print(f"machine: {machine()}; torch {torch.__version__}, {args.threads} thread(s), "
           f"batch {args.batch}\n")
     rows = []
-    for family, build in (("training.deepsketch.model", deepsketch_cases),
-                          ("training.dsn.model", dsn_cases)):
-        try:
-            cases = build(args.batch)
-        except ImportError as exc:
-            print(f"skipped {family}: {exc}")
-            continue
-        for name, (net, step) in cases.items():
+    for build in (deepsketch_cases, dsn_cases):
+        for name, (net, step) in build(args.batch).items():
             if name in args.skip.split(","):
                 continue
             n_params = sum(p.numel() for p in net.parameters())

@@ -1,7 +1,7 @@
 # DeepSketch on a shared 2-core CPU (the shipped tu-berlin pack), TU-Berlin split 1.
 #   python -m training.deepsketch.train training/config/deepsketch_cpu.py
-# Table 1's geometry with every width divided by 8 (training/deepsketch/throughput.py measured
-# 87 samples/s for this, 31 for /4, 12 for /2 on one contended thread), 0.5 M parameters.
+# Table 1's geometry with every width divided by 8 (87 samples/s for this, 31 for /4, 12 for /2 on
+# one contended thread, as measured then; now benchmarks/training_bench.py), 0.5 M parameters.
 # Deviations from the paper, for the CPU budget: lr 0.05 (not 0.1) with a 100-step warm-up,
 # because nothing normalises activations and there was no time to prove 0.1 stable; 10 epochs.
 # History of the shipped run (the CPU is shared and its speed swung 7×): started with epochs = 12;
