@@ -109,13 +109,15 @@ def fit_convnet_export(model: DSN, cache: Path, mean: float, n_fit: int, dim: in
 
 
 def gallery_sketches(cache: Path, per_class: int) -> tuple[list[Sketch], np.ndarray]:
-    """Up to ``per_class`` drawings per class from the validation split, then the test split."""
+    """Up to ``per_class`` drawings per class: the validation split, then the test split, then
+    the training split (a gallery is what the app shows as neighbours, not a test set; held-out
+    drawings first so small classes show unseen drawings too)."""
     meta = load_meta(cache)
     _, splits, _ = collect(Path(meta["data"]["root"]), data_config(meta))
     chosen: list[Sketch] = []
     labels: list[int] = []
     taken = np.zeros(len(meta["classes"]), int)
-    for split in ("val", "test"):
+    for split in ("val", "test", "train"):
         for s, y in zip(splits[split].sketches, splits[split].labels):
             if taken[y] < per_class:
                 chosen.append(s)
@@ -134,8 +136,8 @@ def wrap(value: Any, protocol: str) -> dict[str, Any]:
     return {"value": value, "protocol": protocol}
 
 
-def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 150,
-           n_fit: int = 3000, dim: int = 64, n_trees: int = 60) -> Path:
+def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 500,
+           n_fit: int = 3000, dim: int = 64, n_trees: int = 10, search_k: int = 1000) -> Path:
     model, ck = load_model(run_dir)
     cache = Path(ck["config"]["cache"])
     meta = load_meta(cache)
@@ -192,7 +194,8 @@ def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 15
                  "split": meta["data"], "split_counts": meta["split_counts"],
                  "entropy_dropped_per_class": dict(zip(classes, meta["entropy_dropped_per_class"]))},
         classes=classes, models=models, features=features, gallery=gallery,
-        gallery_features=feats, metrics=metrics, training=training, n_trees=n_trees, extra=extra)
+        gallery_features=feats, metrics=metrics, training=training, n_trees=n_trees,
+        search_k=search_k, extra=extra)
 
 
 def manifest_figures(results: dict[str, Any], meta: dict[str, Any]) -> tuple[dict, dict]:
