@@ -82,8 +82,11 @@ class MapFrame:
 
     @classmethod
     def fit(cls, positions: np.ndarray, width: int, height: int) -> "MapFrame":
-        """The whole map (0.5–99.5 percentiles, so one outlier does not squash the rest)."""
-        lo, hi = np.percentile(positions, 0.5, axis=0), np.percentile(positions, 99.5, axis=0)
+        """The whole map (0.5–99.5 percentiles, so one outlier does not squash the rest; by
+        partition: ``np.percentile``'s first call in a process costs ~13 ms of set-up)."""
+        pos = np.asarray(positions, np.float64)
+        k = [int(0.005 * (len(pos) - 1)), int(np.ceil(0.995 * (len(pos) - 1)))]
+        lo, hi = np.partition(pos, k, axis=0)[k]
         span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
         return cls(lo - 0.04 * span, span * 1.08, width, height)
 
@@ -152,6 +155,7 @@ class MapPanel(QWidget):
         self.positions: np.ndarray | None = None
         self.colours: np.ndarray | None = None
         self.view: MapFrame | None = None          # None: the whole map
+        self._whole: MapFrame | None = None        # the whole map's frame (see set_data)
         self.image: QImage | None = None
         self.image_frame: MapFrame | None = None   # the frame self.image was drawn for
         self.placement: Placement | None = None
@@ -167,6 +171,10 @@ class MapPanel(QWidget):
     def set_data(self, pack: LoadedPack | None, positions: np.ndarray | None,
                  colours: np.ndarray | None) -> None:
         self.pack, self.positions, self.colours = pack, positions, colours
+        # The whole-map frame depends only on the data: fit it (two percentiles over the
+        # gallery) once here, not on every paint, hover and resize.
+        self._whole = (MapFrame.fit(positions, self.width(), self.height())
+                       if positions is not None and len(positions) else None)
         self.view, self.image, self.image_frame = None, None, None
         self.placement, self.hovered = None, None
         self._render()
@@ -178,11 +186,8 @@ class MapPanel(QWidget):
 
     def frame(self) -> MapFrame | None:
         """The current map ↔ pixel mapping (None without a map)."""
-        if self.positions is None or not len(self.positions):
-            return None
-        if self.view is None:
-            return MapFrame.fit(self.positions, self.width(), self.height())
-        return self.view.resized(self.width(), self.height())
+        frame = self._whole if self.view is None else self.view
+        return None if frame is None else frame.resized(self.width(), self.height())
 
     def _set_view(self, frame: MapFrame | None) -> None:
         self.view = frame
