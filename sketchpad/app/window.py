@@ -7,7 +7,6 @@ files, settings and the autosave.
 """
 from __future__ import annotations
 
-import gc
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +28,7 @@ from .autosave import Autosave
 from .canvas import ERASER, PEN, Canvas
 from .panels import NeighbourDialog, NeighbourRows, PredictionPanel
 from .prompts import CANCEL, SAVE, Prompts
+from .responsiveness import freeze_long_lived, tune_for_interaction
 from .state import AppState
 from .svg import write_svg
 from .worker import RecognitionWorker
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
     def __init__(self, pack_dirs: Sequence[Path] = (), data_dir: Path | None = None,
                  settings: QSettings | None = None, prompts: Prompts | None = None, k: int = 8):
         super().__init__()
+        tune_for_interaction()
         self.setWindowTitle("Sketchpad")
         self.settings = settings or QSettings("Sketchpad", "Sketchpad")
         self.prompts = prompts or Prompts(self)
@@ -274,10 +275,7 @@ class MainWindow(QMainWindow):
         self.neighbours.set_pack(pack)
         self.state.set_pack(pack)
         self.request_analysis()
-        # What is alive now (modules, widgets, the pack) lives as long as the app: take it out
-        # of the cyclic collector, so a full collection never walks it while the user draws
-        # (one took 58 ms on the GUI thread in benchmarks/app_latency.py).
-        gc.freeze()
+        freeze_long_lived()
 
     def _on_pack_failed(self, path: Path, message: str) -> None:
         for i, entry in enumerate(self._entries):
