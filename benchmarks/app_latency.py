@@ -28,19 +28,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QElapsedTimer, QPoint, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QPoint, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from common import DATA, wait, window_on_pack  # noqa: E402
 from sketchpad.app.window import MainWindow  # noqa: E402
-from sketchpad.app.prompts import Unattended  # noqa: E402
 from sketchpad.ink import Sketch, iter_ndjson  # noqa: E402
 from sketchpad.pack import builtin_packs_dir, discover_packs, load_pack  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 HEARTBEAT_MS = 2
-
-
 
 
 def real_drawings(classes: list[str], n: int) -> list[Sketch]:
@@ -128,26 +125,11 @@ class Run:
             self._pending = (self.w._request_id, t0)
 
 
-def wait(app: QApplication, condition, timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.001)
-    return condition()
-
-
 def bench_pack(app: QApplication, pack_dir: Path, args) -> None:
     pack = load_pack(pack_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        link = Path(tmp) / "packs" / pack_dir.name
-        link.parent.mkdir()
-        link.symlink_to(pack_dir.resolve(), target_is_directory=True)
-        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat)
         t = time.perf_counter()
-        w = MainWindow(pack_dirs=[link.parent], data_dir=Path(tmp) / "data", settings=settings,
-                       prompts=Unattended())
-        w.resize(1280, 860)
-        w.show()
+        w = window_on_pack(pack_dir, Path(tmp))
         if not wait(app, lambda: w.state.pack() is not None, 300):
             print(f"{pack.name}: pack did not load: {w.statusBar().currentMessage()}")
             return

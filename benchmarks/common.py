@@ -80,3 +80,30 @@ def machine() -> str:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return (f"{cpu}, {os.cpu_count()} cores (load {load}), Python {platform.python_version()}, "
             f"onnxruntime {onnxruntime.__version__}, {platform.system()} {platform.release()}")
+
+
+def window_on_pack(pack_dir: Path, tmp: Path, width: int = 1280, height: int = 860):
+    """The real main window over ``pack_dir`` alone (linked into ``tmp/packs``), with throw-away
+    settings and data folders and unattended prompts, shown; its pack loads on the worker (wait
+    for ``window.state.pack()``). What the window-driving benchmarks and screenshots share."""
+    from PySide6.QtCore import QSettings
+
+    from sketchpad.app.prompts import Unattended
+    from sketchpad.app.window import MainWindow
+    (tmp / "packs").mkdir(parents=True, exist_ok=True)
+    (tmp / "packs" / pack_dir.name).symlink_to(Path(pack_dir).resolve(), target_is_directory=True)
+    window = MainWindow(pack_dirs=[tmp / "packs"], data_dir=tmp / "data", prompts=Unattended(),
+                        settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(width, height)
+    window.show()
+    return window
+
+
+def wait(app, condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Run the event loop until ``condition()`` or ``timeout_s``; returns ``condition()``."""
+    end = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    return condition()
+

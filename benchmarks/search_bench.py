@@ -17,7 +17,7 @@ import numpy as np
 from common import bench_packs, machine, median_p95, print_table
 from sketchpad.gallery import Gallery
 from sketchpad.pack import Pack
-from sketchpad.search import Searcher
+from sketchpad.search import Searcher, index_vectors
 from training.export import exact_neighbours
 
 
@@ -35,8 +35,8 @@ def bench(pack: Pack, n_queries: int, k: int) -> list[list[object]]:
     rows = []
     for depth, spec in pack.features.items():
         index = searcher.indexes[depth]
-        n = index.get_n_items()
-        feats = np.array([index.get_item_vector(i) for i in range(n)], np.float32)
+        feats = index_vectors(index)
+        n = len(feats)
         rng = np.random.default_rng(0)
         queries = feats[rng.choice(n, size=min(n_queries, n), replace=False)]
         approx, ann_ms = per_query_ms(

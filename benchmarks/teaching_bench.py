@@ -4,9 +4,9 @@ A 5 ms heartbeat timer runs on the GUI thread; the longest gap between two beats
 time the window could not draw. The real main window runs with the pack loaded (so one-time Qt
 costs the app pays at start-up are not charged to a view); each view is opened from its Teach
 menu action, then driven: new drawings are loaded (each recognised as in the app), the depth
-explorer's query changes, the map is hovered and zoomed. The benchmark pack has 20,000 gallery sketches of 345 Quick, Draw! classes (a tiny
-convnet trained briefly), so the map and the 345 × 345 confusion matrix are beyond TU-Berlin's
-size (20,000 sketches, 250 classes). An idle run of the event loop gives the baseline: on a
+explorer's query changes, the map is hovered and zoomed. The benchmark pack has 20,000 gallery
+sketches of 345 Quick, Draw! classes (a tiny convnet trained briefly), so the map and the
+345 × 345 confusion matrix are beyond TU-Berlin's size (20,000 sketches, 250 classes). An idle run of the event loop gives the baseline: on a
 loaded machine the operating system alone stalls the GUI thread now and then.
 
     python benchmarks/teaching_bench.py [--pack DIR] [--size 20000]
@@ -157,11 +157,8 @@ def main() -> None:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from PySide6.QtCore import QSettings
-
-    from sketchpad.app.prompts import Unattended
+    from common import window_on_pack
     from sketchpad.app.teaching import DepthExplorer, EmbeddingMap, NetworkView, PackReport
-    from sketchpad.app.window import MainWindow
     from sketchpad.ink import Sketch
 
     pack_dir = args.pack or Path(tempfile.mkdtemp()) / "bench"
@@ -170,13 +167,7 @@ def main() -> None:
         build_bench_pack(pack_dir, args.size)
         print(f"built the benchmark pack in {pack_dir} in {time.perf_counter() - t:.0f} s")
     app = QApplication.instance() or QApplication([])
-    tmp = Path(tempfile.mkdtemp())
-    (tmp / "packs").mkdir()
-    (tmp / "packs" / pack_dir.name).symlink_to(pack_dir.resolve(), target_is_directory=True)
-    window = MainWindow(pack_dirs=[tmp / "packs"], data_dir=tmp / "data", prompts=Unattended(),
-                        settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
-    window.resize(1280, 860)
-    window.show()
+    window = window_on_pack(pack_dir, Path(tempfile.mkdtemp()))
     run_until(app, lambda: window.state.pack() is not None, limit_s=300)
     state = window.state
     pack = state.pack()

@@ -18,6 +18,11 @@ class Neighbour:
     distance: float
 
 
+def index_vectors(index: AnnoyIndex) -> np.ndarray:
+    """Every vector an index holds, ``[n, dim]`` float32, in gallery order."""
+    return np.array([index.get_item_vector(i) for i in range(index.get_n_items())], np.float32)
+
+
 class Searcher:
     """One Annoy index per depth, memory-mapped (loading costs no copy of the index).
 

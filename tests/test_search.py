@@ -9,7 +9,7 @@ import pytest
 from packcopy import copy_pack
 from sketchpad.pack import DEPTHS, PackError, load_pack
 from sketchpad.runtime import LoadedPack
-from sketchpad.search import Searcher
+from sketchpad.search import Searcher, index_vectors
 from training.export import exact_neighbours
 
 
@@ -19,8 +19,7 @@ def loaded(tiny_pack_dir: Path) -> LoadedPack:
 
 
 def gallery_vectors(loaded: LoadedPack, depth: str) -> np.ndarray:
-    index = loaded.searcher.indexes[depth]
-    return np.array([index.get_item_vector(i) for i in range(index.get_n_items())], np.float32)
+    return index_vectors(loaded.searcher.indexes[depth])
 
 
 @pytest.mark.parametrize("depth", DEPTHS)

@@ -35,6 +35,7 @@ import torch
 from annoy import AnnoyIndex
 
 from sketchpad.pack import DEPTHS, FORMAT_VERSION, MANIFEST, sha256_of
+from sketchpad.search import index_vectors
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def reindex_pack(pack_dir: str | Path, n_trees: int, search_k: int) -> dict[str,
     for depth, spec in manifest["features"].items():
         old = AnnoyIndex(int(spec["dim"]), spec["metric"])
         old.load(str(out / spec["index"]))
-        vecs = np.array([old.get_item_vector(i) for i in range(old.get_n_items())], np.float32)
+        vecs = index_vectors(old)
         old.unload()
         built[depth] = spec["annoy"] = build_index(vecs, spec["metric"], out / spec["index"],
                                                    n_trees, search_k=search_k)

@@ -16,13 +16,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from sketchpad.app.window import MainWindow  # noqa: E402
-from sketchpad.app.prompts import Unattended  # noqa: E402
+from common import wait, window_on_pack  # noqa: E402
 from sketchpad.ink import iter_ndjson, write_ndjson  # noqa: E402
 from sketchpad.pack import builtin_packs_dir, discover_packs, load_pack  # noqa: E402
 
@@ -31,13 +29,9 @@ RAW = ROOT.parent / "shared" / "data" / "quickdraw" / "raw"
 
 
 
-def wait(app: QApplication, condition, timeout_s: float = 120) -> None:
-    end = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.005)
+def wait_for(app: QApplication, condition, timeout_s: float = 120) -> None:
+    if not wait(app, condition, timeout_s):
+        raise TimeoutError("the window did not get there in time")
 
 
 def main() -> int:
@@ -55,20 +49,14 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "packs").mkdir()
-        (tmp / "packs" / pack_dir.name).symlink_to(pack_dir.resolve(), target_is_directory=True)
         drawings = tmp / f"{word}.ndjson"
         write_ndjson(itertools.islice(iter_ndjson(RAW / f"{word}.ndjson"), 12), drawings)
-        w = MainWindow(pack_dirs=[tmp / "packs"], data_dir=tmp / "data",
-                       settings=QSettings(str(tmp / "s.ini"), QSettings.IniFormat),
-                       prompts=Unattended())
-        w.resize(1360, 860)
-        w.show()
-        wait(app, lambda: w.state.pack() is not None)
+        w = window_on_pack(pack_dir, tmp, 1360, 860)
+        wait_for(app, lambda: w.state.pack() is not None)
         w.open_file(drawings)
         w.drawing_list.setCurrentRow(args.pick)
         w.predictions.per_model_toggle.setChecked(True)
-        wait(app, lambda: w.wait_idle() and w.state.analysis() is not None)
+        wait_for(app, lambda: w.wait_idle() and w.state.analysis() is not None)
         for _ in range(20):
             app.processEvents()
             time.sleep(0.02)

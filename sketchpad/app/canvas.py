@@ -153,7 +153,7 @@ class Canvas(QWidget):
     def _erase_at(self, pos: QPointF) -> None:
         """Erase what the eraser touched since the last event: the path from there to ``pos`` is
         probed every half radius, so a fast drag does not jump over a stroke."""
-        start = self._last if self._last is not None else pos
+        start = self._last   # the press set it to the first position of this drag
         steps = max(1, math.ceil(math.dist(start.toTuple(), pos.toTuple()) / (ERASER_RADIUS / 2)))
         radius = ERASER_RADIUS / max(self.view.m11(), 1e-6)
         hits: set[int] = set()

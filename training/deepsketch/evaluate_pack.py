@@ -14,10 +14,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tqdm import tqdm
 
-from sketchpad.engine import session_options
+from sketchpad.engine import Engine
 from sketchpad.pack import load_pack
 
 from .data import CACHE, TuBerlinCache, split_indices, ten_views, to_batch
@@ -36,10 +35,9 @@ def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_cla
     """Ten-view and centre-view accuracy of the pack's ConvNet on the test part of ``split``."""
     pack = load_pack(pack_dir)
     spec = pack.models["convnet"]
-    if [pack.classes[i] for i in range(len(data.classes))] != list(data.classes):
+    if list(pack.classes) != list(data.classes):
         raise ValueError(f"{pack_dir}: its classes are not TU-Berlin's in the cache's order")
-    session = ort.InferenceSession(str(spec.file), session_options(threads),
-                                   providers=["CPUExecutionProvider"])
+    session = Engine(pack, prefer_gpu=False, threads=threads).sessions["convnet"]
     mean = float(spec.preprocess.mean)
     _, test_idx = split_indices(data.labels, split, train_per_class)
     ten, centre = [], []

@@ -17,17 +17,16 @@ from ..state import AppState
 DEPTH_MEANINGS = {"low": "strokes and texture", "mid": "shape", "high": "meaning"}
 
 
-def depth_layer(pack: LoadedPack, depth: str) -> str:
-    """Which layer of *this* pack's network a depth is (the manifest's words: DeepSketch layers
-    6/11/13, DSN CNN blocks 3/4/5)."""
-    return pack.pack.features[depth].layer if depth in pack.pack.features else ""
+def depth_name(depth: str) -> str:
+    """``Low — strokes and texture``: the depth and the paper's reading of it."""
+    return f"{depth.capitalize()} — {DEPTH_MEANINGS.get(depth, depth)}"
 
 
 def depth_title(pack: LoadedPack, depth: str) -> str:
-    """``Low — strokes and texture (layer 6 …)``: the paper's reading and the pack's layer."""
-    title = f"{depth.capitalize()} — {DEPTH_MEANINGS.get(depth, depth)}"
-    layer = depth_layer(pack, depth)
-    return f"{title} ({layer})" if layer else title
+    """``Low — strokes and texture (layer 6 …)``: with the layer of *this* pack's network (the
+    manifest's words: DeepSketch layers 6/11/13, DSN CNN blocks 3/4/5)."""
+    layer = pack.pack.features[depth].layer if depth in pack.pack.features else ""
+    return f"{depth_name(depth)} ({layer})" if layer else depth_name(depth)
 
 
 def depths_of(pack: LoadedPack) -> list[str]:

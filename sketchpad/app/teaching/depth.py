@@ -23,7 +23,7 @@ from ...runtime import LoadedPack
 from ...search import Neighbour
 from ..panels import Thumb
 from ..state import AppState
-from .common import DEPTH_MEANINGS, TeachingView, depth_title, depths_of, grey_image
+from .common import TeachingView, depth_name, depth_title, depths_of, grey_image
 from .worker import Latest
 
 CURRENT, GALLERY = "Current sketch", "Gallery sketch"
@@ -112,7 +112,7 @@ class DepthColumn(QGroupBox):
 
     def __init__(self, pack: LoadedPack, depth: str, on_pick, parent: QWidget | None = None):
         # The short title keeps three columns side by side; the layer is in the tooltip.
-        super().__init__(f"{depth.capitalize()} — {DEPTH_MEANINGS.get(depth, depth)}", parent)
+        super().__init__(depth_name(depth), parent)
         self.setToolTip(depth_title(pack, depth))
         self.depth = depth
         self._on_pick = on_pick

@@ -283,7 +283,7 @@ class FigureTab(QWidget):
         layout.addLayout(bar)
 
     def show_figure(self, figure: ReportFigure, image: QImage | None = None) -> None:
-        """Show ``figure``; ``image`` is its PNG already decoded (on the worker)."""
+        """Show ``figure``; ``image`` is its PNG decoded on the worker (None when it has none)."""
         self.figure = figure
         self.save.setEnabled(figure.png is not None)
         if figure.png is None:
@@ -292,8 +292,7 @@ class FigureTab(QWidget):
             self.picture.setText(figure.note)
             self.note.setText("")
             return
-        self._full = QPixmap.fromImage(image if image is not None
-                                       else QImage.fromData(figure.png, "PNG"))
+        self._full = QPixmap.fromImage(image)
         self._fit()
         self.note.setText(f"Protocol: {figure.note}" if figure.note else "")
 
