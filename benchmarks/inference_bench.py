@@ -1,6 +1,7 @@
 """Inference speed: each ONNX model, and the whole pen-up → result path (``LoadedPack.analyse``:
 preprocess, every model, search at three depths), against the same network run eagerly in PyTorch
-on the same input tensors. Targets: pen-up → result p95 < 50 ms; onnxruntime ≥ 5× faster than eager.
+on the same input tensors (the two called alternately, see :func:`interleaved`). Targets: pen-up →
+result p95 < 50 ms; onnxruntime ≥ 5× faster than eager.
 
     python benchmarks/inference_bench.py [--repeat 200] [--threads 1]
 
@@ -17,11 +18,10 @@ from typing import Callable
 import numpy as np
 
 from common import ROOT, bench_packs, machine, median_p95, print_table, time_ms
+from sketchpad.engine import Feeds
 from sketchpad.ink import Sketch, iter_ndjson
 from sketchpad.pack import Pack
 from sketchpad.runtime import LoadedPack
-
-Feeds = dict[str, dict[str, np.ndarray]]
 
 
 def sample_sketches(loaded: LoadedPack, n: int = 20) -> list[Sketch]:
@@ -66,15 +66,14 @@ def eager_runner(pack: Pack) -> tuple[str, Callable[[Feeds], object]] | None:
 
 
 def ort_models(loaded: LoadedPack, feeds: Feeds) -> dict[str, Callable[[], object]]:
-    """One timed call per ONNX model of the pack on the given feeds."""
+    """One timed call per ONNX model of the pack on the given feeds (the fusion on their output)."""
     engine = loaded.engine
-    calls: dict[str, Callable[[], object]] = {m: (lambda m=m: engine._run(m, feeds[m]))
-                                              for m in ("convnet", "rnn") if m in feeds}
-    if "fusion" in engine.sessions and "rnn" in feeds:
-        conv, rnn = engine._run("convnet", feeds["convnet"]), engine._run("rnn", feeds["rnn"])
-        fused = {"cnn_embedding": conv["embedding"], "rnn_embedding": rnn["embedding"]}
-        calls["fusion"] = lambda: engine._run("fusion", fused)
-    return calls
+    out = engine.run_all(feeds)
+    inputs = {m: feeds[m] for m in ("convnet", "rnn") if m in feeds}
+    if "fusion" in out:
+        inputs["fusion"] = {"cnn_embedding": out["convnet"]["embedding"],
+                            "rnn_embedding": out["rnn"]["embedding"]}
+    return {m: (lambda m=m: engine.run(m, inputs[m])) for m in inputs}
 
 
 def bench(pack: Pack, repeat: int, threads: int) -> list[list[object]]:
@@ -92,9 +91,8 @@ def bench(pack: Pack, repeat: int, threads: int) -> list[list[object]]:
 
     row("preprocess (all inputs)", time_ms(lambda: loaded.engine.inputs_for(next(cycle)), repeat))
     feeds = loaded.engine.inputs_for(sketches[0])
-    ort_total = 0.0
     for name, call in ort_models(loaded, feeds).items():
-        ort_total += row(f"onnxruntime {name}.onnx", time_ms(call, repeat))[0]
+        row(f"onnxruntime {name}.onnx", time_ms(call, repeat))
     row("pen-up → result (analyse, k=8, 3 depths)",
         time_ms(lambda: loaded.analyse(next(cycle), k=8), repeat))
     eager = eager_runner(pack)
@@ -103,9 +101,26 @@ def bench(pack: Pack, repeat: int, threads: int) -> list[list[object]]:
         return rows
     what, run = eager
     with torch.inference_mode():
-        med, _ = row(f"PyTorch eager, {what}", time_ms(lambda: run(feeds), max(repeat // 4, 10)))
-    rows.append([pack.name, "eager / onnxruntime (all models, median)", f"{med / ort_total:.1f}x", ""])
+        pt, ox = interleaved(lambda: run(feeds), lambda: loaded.engine.run_all(feeds), repeat)
+    row(f"PyTorch eager, {what}", pt)
+    row("onnxruntime, all models (Engine.run_all)", ox)
+    rows.append([pack.name, "eager / onnxruntime (all models, medians)",
+                 f"{np.median(pt) / np.median(ox):.1f}x", ""])
     return rows
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object], repeat: int,
+                block: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """Times of ``a`` and ``b`` in alternating blocks of ``block`` calls, so both see the same
+    machine (a shared 2-core VM drifts by ±20 % over a minute, more than a ratio of two runs
+    taken minutes apart can bear), while each block runs with its own weights in cache, as the
+    app's worker does (calls alternating one by one evict each other's and cost both ~30 %)."""
+    ta: list[np.ndarray] = []
+    tb: list[np.ndarray] = []
+    for _ in range(max(repeat // block, 1)):
+        ta.append(time_ms(a, block))
+        tb.append(time_ms(b, block))
+    return np.concatenate(ta), np.concatenate(tb)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 _DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)"}
+
+#: Model name → input name → array with a leading batch axis (what :meth:`Engine.inputs_for` gives).
+Feeds = dict[str, dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class Prediction:
         p = self.probs if model is None else self.per_model[model]
         order = np.argsort(-p, kind="stable")[:k]
         return [(self.classes[i], float(p[i])) for i in order]
+
+
+def stack_inputs(feeds: Sequence[Feeds]) -> Feeds:
+    """Several sketches' :meth:`Engine.inputs_for` as one batch (every model, every input)."""
+    return {m: {i: np.concatenate([f[m][i] for f in feeds]) for i in feeds[0][m]} for m in feeds[0]}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -164,12 +172,24 @@ class Engine:
     def has_rnn(self) -> bool:
         return "rnn" in self.sessions
 
-    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, name: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One model's outputs by manifest name, for a batch of any size."""
         spec = self.pack.models[name]
         outs = list(spec.outputs)
         return dict(zip(outs, self.sessions[name].run(outs, feeds)))
 
-    def inputs_for(self, source: Sketch | np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    def run_all(self, feeds: Feeds) -> dict[str, dict[str, np.ndarray]]:
+        """Every model's outputs for a batch (:meth:`inputs_for` feeds, or :func:`stack_inputs`
+        of several): the fusion, when the pack has one, runs on the two branches' embeddings."""
+        out = {"convnet": self.run("convnet", feeds["convnet"])}
+        if "rnn" in feeds:
+            out["rnn"] = self.run("rnn", feeds["rnn"])
+            if "fusion" in self.sessions:
+                out["fusion"] = self.run("fusion", {"cnn_embedding": out["convnet"]["embedding"],
+                                                    "rnn_embedding": out["rnn"]["embedding"]})
+        return out
+
+    def inputs_for(self, source: Sketch | np.ndarray) -> Feeds:
         """The exact tensors each model is fed (the parity tests compare these with training's)."""
         feeds: dict[str, dict[str, np.ndarray]] = {}
         cspec = self.pack.models["convnet"].preprocess
@@ -191,19 +211,10 @@ class Engine:
 
     def predict(self, source: Sketch | np.ndarray) -> Prediction:
         """Classify a sketch (all models) or a grey page (convnet only) and extract features."""
-        feeds = self.inputs_for(source)
-        conv = self._run("convnet", feeds["convnet"])
-        per_model = {"convnet": softmax(conv["logits"][0])}
-        probs = per_model["convnet"]
-        if "rnn" in feeds:
-            rnn = self._run("rnn", feeds["rnn"])
-            per_model["rnn"] = softmax(rnn["logits"][0])
-            if "fusion" in self.sessions:
-                fused = self._run("fusion", {"cnn_embedding": conv["embedding"],
-                                             "rnn_embedding": rnn["embedding"]})
-                per_model["fusion"] = softmax(fused["logits"][0])
-                probs = per_model["fusion"]
-        features = {d: conv[f.output][0] for d, f in self.pack.features.items()}
+        out = self.run_all(self.inputs_for(source))
+        per_model = {name: softmax(o["logits"][0]) for name, o in out.items()}
+        probs = per_model["fusion" if "fusion" in per_model else "convnet"]
+        features = {d: out["convnet"][f.output][0] for d, f in self.pack.features.items()}
         return Prediction(probs, per_model, features, self.pack.classes)
 
     def describe(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@ configs) → evaluate → export → load_pack + Engine. ONNX and PyTorch must a
 sketch for all three models, and the engine's fused answer must be the trained DSN's."""
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +48,9 @@ def test_onnx_matches_pytorch_for_all_three_models(exported) -> None:
             c_logits, _, c_emb = model.cnn(image)
             r_logits, r_emb = model.rnn(strokes, lengths)
             fused = model.fusion(c_emb, r_emb)
-        conv = engine._run("convnet", feeds["convnet"])
-        rnn = engine._run("rnn", feeds["rnn"])
-        fus = engine._run("fusion", {"cnn_embedding": conv["embedding"],
+        conv = engine.run("convnet", feeds["convnet"])
+        rnn = engine.run("rnn", feeds["rnn"])
+        fus = engine.run("fusion", {"cnn_embedding": conv["embedding"],
                                      "rnn_embedding": rnn["embedding"]})
         np.testing.assert_allclose(conv["logits"], c_logits.numpy(), atol=1e-4)
         np.testing.assert_allclose(conv["embedding"], c_emb.numpy(), atol=1e-4)
@@ -141,3 +143,132 @@ def test_grid_pool_is_the_adaptive_pool_for_every_map_size() -> None:
         for grid in (1, 2, 3):
             if grid <= size:
                 torch.testing.assert_close(grid_pool(m, grid), F.adaptive_avg_pool2d(m, grid))
+
+
+@pytest.fixture(scope="module")
+def quantized(exported, tmp_path_factory: pytest.TempPathFactory):
+    """The exported pack beside an int8 copy made by training.quantize."""
+    from training.quantize import quantize_pack
+    pack, *_ = exported
+    copy = tmp_path_factory.mktemp("int8") / "quickdraw"
+    shutil.copytree(pack.path, copy)
+    record = quantize_pack(copy, calibration=8)
+    return pack, load_pack(copy), record
+
+
+def _op_types(path: Path) -> set[str]:
+    import onnx
+    return {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def _conv_weight_types(path: Path) -> set[int]:
+    """The element type of the stored weight behind every Conv (through a DequantizeLinear)."""
+    import onnx
+    g = onnx.load(str(path)).graph
+    stored = {i.name: i.data_type for i in g.initializer}
+    producer = {o: n for n in g.node for o in n.output}
+    types = set()
+    for conv in (n for n in g.node if n.op_type == "Conv"):
+        w = conv.input[1]
+        types.add(stored[producer[w].input[0]] if w in producer else stored[w])
+    return types
+
+
+def test_quantized_pack_runs_int8_kernels_and_keeps_its_answers(exported, quantized) -> None:
+    import onnx
+    _, model, ck, sketches = exported
+    float_pack, int8_pack, record = quantized
+    assert {"QuantizeLinear", "DequantizeLinear"} <= _op_types(int8_pack.models["convnet"].file)
+    assert "DynamicQuantizeLSTM" in _op_types(int8_pack.models["rnn"].file)
+    assert _op_types(int8_pack.models["fusion"].file) == _op_types(float_pack.models["fusion"].file)
+    assert _conv_weight_types(int8_pack.models["convnet"].file) == {onnx.TensorProto.INT8}
+    assert _conv_weight_types(float_pack.models["convnet"].file) == {onnx.TensorProto.FLOAT}
+    for name in ("convnet", "rnn"):
+        assert record["models"][name]["float32_sha256"] == float_pack.manifest["files"][f"{name}.onnx"]
+        mode = (p.models[name].file.stat().st_mode for p in (float_pack, int8_pack))
+        assert next(mode) == next(mode)  # readable by all, like the file it replaced
+    assert int8_pack.manifest["quantization"] == record  # and load_pack verified every hash
+    a, b = Engine(float_pack, prefer_gpu=False), Engine(int8_pack, prefer_gpu=False)
+    for sketch in sketches[:6]:
+        pa, pb = a.predict(sketch), b.predict(sketch)
+        assert np.abs(pa.probs - pb.probs).max() < 0.1
+        for depth, f in pa.features.items():
+            g = pb.features[depth]
+            assert f @ g / (np.linalg.norm(f) * np.linalg.norm(g)) > 0.95
+    assert min(v["min"] for v in record["feature_cosine_to_float32_on_gallery"].values()) > 0.9
+
+
+def test_quantized_gallery_is_embedded_by_the_int8_model(quantized) -> None:
+    """Every gallery sketch, drawn again, finds itself first at every depth: the gallery vectors
+    are the quantised convnet's, the model the app queries with."""
+    from sketchpad.runtime import LoadedPack
+    _, int8_pack, _ = quantized
+    loaded = LoadedPack(int8_pack, prefer_gpu=False)
+    for i in range(len(loaded.gallery)):
+        analysis = loaded.analyse(loaded.gallery.sketch(i), k=1)
+        for depth, (best,) in analysis.neighbours.items():
+            assert best.gallery_id == i and best.distance < 1e-3, depth
+    g = load_gallery(int8_pack)
+    f = loaded.engine.predict(loaded.gallery.sketch(0)).features["mid"]
+    xy = (f - g["projection_mean_mid"]) @ g["projection_basis_mid"].T
+    np.testing.assert_allclose(xy, g["projection_mid"][0], atol=1e-4)
+
+
+def test_quantizing_twice_or_a_raster_gallery_is_refused(exported, quantized, tmp_path: Path) -> None:
+    from training.export import write_manifest
+    from training.quantize import quantize_pack
+    float_pack, int8_pack, _ = quantized
+    with pytest.raises(ValueError, match="already quantised"):
+        quantize_pack(int8_pack.path)
+    raster = shutil.copytree(float_pack.path, tmp_path / "raster")
+    g = load_gallery(float_pack)
+    thumbs = np.zeros((len(g["labels"]), 8, 8), np.uint8)
+    np.savez_compressed(raster / "gallery.npz", labels=g["labels"], source_ids=g["source_ids"],
+                        thumbnails=thumbs)
+    write_manifest(raster, json.loads((raster / "manifest.json").read_text()))
+    with pytest.raises(ValueError, match="keeps no strokes"):
+        quantize_pack(raster)
+    with pytest.raises(ValueError, match="no quantisation method for fusion"):
+        quantize_pack(float_pack.path, models=["fusion"])
+
+
+def test_shipped_pack_evaluation_is_the_trained_models_on_the_test_split(exported, quantized) -> None:
+    """``evaluate_pack`` scores the pack's ONNX models on the cached test split: for the float pack
+    that is the PyTorch checkpoint's score; the int8 pack's may differ by a drawing or two."""
+    from training.dsn.data import load_split
+    from training.dsn.evaluate_pack import evaluate_pack
+    from training.dsn.metrics import predict
+    _, model, ck, _ = exported
+    float_pack, int8_pack, _ = quantized
+    cache = Path(ck["config"]["cache"])
+    test = load_split(cache, "test", 32)
+    want = predict(model, test["img32"], test["strokes"], test["lengths"], ck["order_raster_mean"])
+    n = len(test["labels"])
+    got = evaluate_pack(float_pack.path, cache)
+    assert not got["quantized"] and f"{n} drawings" in got["protocol"]
+    for name, key in (("fusion", "logits"), ("convnet", "cnn"), ("rnn", "rnn")):
+        assert got["map3"][name] == pytest.approx(map_at_k(want[key], test["labels"]), abs=1 / n)
+    int8 = evaluate_pack(int8_pack.path, cache)
+    assert int8["quantized"]
+    assert abs(int8["top1"]["fusion"] - got["top1"]["fusion"]) <= 3 / n
+
+
+def test_teaching_probe_reads_the_quantized_convnet_like_the_float_one(exported, quantized) -> None:
+    """"What the network learned" looks through the int8 graph: the first layer's weights are
+    dequantised, and each tap is the float map the layer computed (not its uint8 form, nor the
+    pre-ReLU value the quantiser leaves under the ReLU's name)."""
+    from sketchpad.app.teaching.graph import ActivationProbe, first_layer_filters
+    _, _, _, sketches = exported
+    float_pack, int8_pack, _ = quantized
+    fa = first_layer_filters(float_pack.models["convnet"].file)
+    fb = first_layer_filters(int8_pack.models["convnet"].file)
+    np.testing.assert_allclose(fb, fa, atol=np.abs(fa).max() / 100)
+    feeds = Engine(float_pack, prefer_gpu=False).inputs_for(sketches[0])["convnet"]
+    got = [ActivationProbe.build(p.models["convnet"].file,
+                                 {d: s.output for d, s in p.features.items()}).run(feeds)
+           for p in (float_pack, int8_pack)]
+    assert got[0].keys() == got[1].keys() == {"first", "low", "mid", "high"}
+    for tap, a in got[0].items():
+        b = got[1][tap]
+        assert a.shape == b.shape and b.dtype == np.float32 and b.min() >= 0, tap
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.98, tap

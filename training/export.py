@@ -149,12 +149,6 @@ def pca_basis(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), vt[:2].astype(np.float32)
 
 
-def pca_2d(features: np.ndarray) -> np.ndarray:
-    """A 2-D map of the features (top two principal components), for the embedding views."""
-    mean, basis = pca_basis(features)
-    return ((features - mean) @ basis.T).astype(np.float32)
-
-
 def write_gallery(gallery: Gallery, features: dict[str, np.ndarray], path: Path) -> None:
     arrays: dict[str, np.ndarray] = {
         "labels": np.asarray(gallery.labels, np.int32),
@@ -167,12 +161,24 @@ def write_gallery(gallery: Gallery, features: dict[str, np.ndarray], path: Path)
         arrays["stroke3"] = (np.concatenate(gallery.stroke3).astype(np.float32)
                              if lengths else np.zeros((0, 3), np.float32))
         arrays["stroke_offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    np.savez_compressed(path, **arrays, **projection_arrays(features))
+
+
+def projection_arrays(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gallery's 2-D map of each depth and the PCA that made it (the layout above)."""
+    arrays = {}
     for depth, f in features.items():
         mean, basis = pca_basis(f)
         arrays[f"projection_{depth}"] = ((f - mean) @ basis.T).astype(np.float32)
         arrays[f"projection_mean_{depth}"] = mean
         arrays[f"projection_basis_{depth}"] = basis
-    np.savez_compressed(path, **arrays)
+    return arrays
+
+
+def precision_at_k(feats: np.ndarray, labels: np.ndarray, metric: str, k: int = 10) -> float:
+    """Leave-one-out retrieval precision@k over the gallery (same class = relevant)."""
+    nn_idx = exact_neighbours(feats, feats, metric, k + 1)[:, 1:]
+    return float((labels[nn_idx] == labels[:, None]).mean())
 
 
 def hardware() -> str:

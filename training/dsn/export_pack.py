@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from sketchpad import preprocess as pp
 from sketchpad.ink import Sketch
-from training.export import Gallery, ModelExport, exact_neighbours, write_pack
+from training.export import Gallery, ModelExport, precision_at_k, write_pack
 
 from .data import ShardStream, collect, load_meta, raster_tensor
 from .evaluate import data_config, load_model
@@ -124,12 +124,6 @@ def gallery_sketches(cache: Path, per_class: int) -> tuple[list[Sketch], np.ndar
                 labels.append(y)
                 taken[y] += 1
     return chosen, np.asarray(labels)
-
-
-def precision_at_k(feats: np.ndarray, labels: np.ndarray, metric: str, k: int = 10) -> float:
-    """Leave-one-out retrieval precision@k over the gallery (same class = relevant)."""
-    nn_idx = exact_neighbours(feats, feats, metric, k + 1)[:, 1:]
-    return float((labels[nn_idx] == labels[:, None]).mean())
 
 
 def wrap(value: Any, protocol: str) -> dict[str, Any]:

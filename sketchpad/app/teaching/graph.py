@@ -45,6 +45,7 @@ def _first_conv(graph: Any) -> Any:
 
 
 def _constant(model: Any, name: str) -> np.ndarray:
+    """A constant tensor of the graph; an int8 weight (quantised pack) is dequantised."""
     onnx = _onnx()
     for init in model.graph.initializer:
         if init.name == name:
@@ -52,6 +53,14 @@ def _constant(model: Any, name: str) -> np.ndarray:
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output[0] == name:
             return onnx.numpy_helper.to_array(node.attribute[0].t)
+        if node.op_type == "DequantizeLinear" and node.output[0] == name:
+            q, scale, *zero = (_constant(model, i) for i in node.input if i)
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            shape = [1] * q.ndim
+            shape[axis if scale.ndim else 0] = scale.size
+            zp = zero[0].astype(np.float32) if zero else np.float32(0)
+            return (q.astype(np.float32) - np.reshape(zp, shape if np.ndim(zp) else ())) * \
+                scale.reshape(shape if scale.ndim else ())
     raise ValueError(f"weight {name!r} is not a constant of the graph")
 
 
@@ -78,6 +87,9 @@ def _ranks(model: Any) -> dict[str, int]:
 #: before them is the one to show.
 _REDUCERS = {"AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax",
              "Flatten", "Reshape", "Slice", "Unsqueeze", "Concat"}
+#: Ops of a quantised (QDQ) graph that only change a map's number format; the float map they
+#: carry is looked through to the layer that computed it.
+_FORMAT_ONLY = {"QuantizeLinear", "DequantizeLinear"}
 
 
 def _spatial_source(graph: Any, start: str, ranks: dict[str, int], weights: set[str]) -> str:
@@ -89,7 +101,7 @@ def _spatial_source(graph: Any, start: str, ranks: dict[str, int], weights: set[
         name = queue.popleft()
         node = producer.get(name)
         if (ranks.get(name) == 4 and name not in weights
-                and (node is None or node.op_type not in _REDUCERS)):
+                and (node is None or node.op_type not in _REDUCERS | _FORMAT_ONLY)):
             return name
         for inp in node.input if node is not None else ():
             if inp and inp not in seen and inp not in weights:
@@ -116,10 +128,11 @@ class ActivationProbe:
         weights = {i.name for i in g.initializer}
         conv = _first_conv(g)
         first = conv.output[0]
-        for node in g.node:   # show what the next layer sees: after the ReLU when there is one
-            if node.op_type == "Relu" and node.input[0] == first:
-                first = node.output[0]
-                break
+        # show what the next layer sees: after the ReLU, and in a quantised graph (whose
+        # quantiser folds the ReLU into the activation's range) after the int8 round trip
+        for op in ("Relu", "QuantizeLinear", "DequantizeLinear"):
+            first = next((n.output[0] for n in g.node if n.op_type == op and n.input[0] == first),
+                         first)
         ranks = _ranks(model)
         taps = {FIRST: first}
         for depth, output in feature_outputs.items():
