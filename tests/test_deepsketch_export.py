@@ -2,6 +2,7 @@
 onnxruntime agrees with PyTorch on the app's own input."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from sketchpad.pack import DEPTHS, load_pack
 from sketchpad.search import Searcher
 from training.deepsketch.data import TuBerlinCache, build_cache
 from training.deepsketch.evaluate import centre_pass, load_checkpoint
-from training.deepsketch.export_pack import PackConvNet, export_deepsketch
+from training.deepsketch.export_pack import PackConvNet, export_deepsketch, quantize_deepsketch_pack
 from training.deepsketch.similarity import fit_bottleneck, fit_pca
 from training.deepsketch.train import configure, train
 
@@ -56,3 +57,16 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
     assert list(gal["source_ids"][:2]) == [str(i) for i in data.ids[:2]]
     hits = Searcher(pack, gal["labels"]).query_all(got.features, k=3)
     assert all(h[0].gallery_id == 7 for h in hits.values())
+
+    # int8: the gallery is re-embedded from the original pictures by the quantised convnet, so
+    # the PNG of a gallery sketch still finds that sketch first, and the answer barely moves
+    int8_dir = shutil.copytree(out, tmp_path / "int8")
+    record = quantize_deepsketch_pack(int8_dir, data, 1, ck["mean"], "test")
+    int8 = load_pack(int8_dir)
+    assert record["models"]["convnet"]["float32_sha256"] == pack.manifest["files"]["convnet.onnx"]
+    assert record["command"] == "test" and int8.manifest["quantization"] == record
+    got8 = Engine(int8, prefer_gpu=False).predict(page)
+    assert np.abs(got8.probs - got.probs).max() < 0.05
+    gal8 = np.load(int8.gallery_file)
+    hits = Searcher(int8, gal8["labels"]).query_all(got8.features, k=3)
+    assert all(h[0].gallery_id == 7 and h[0].distance < 1e-3 for h in hits.values())

@@ -243,6 +243,22 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
                                 encoding="utf-8")
 
 
+def record_metrics(pack_dir: str | Path, metrics: dict[str, dict[str, Any]], command: str) -> None:
+    """Add ``{"value", "protocol"}`` figures measured on a finished pack to its manifest's
+    metrics, with the command that measured them (hashes recomputed, models untouched)."""
+    out = Path(pack_dir)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["metrics"].update(metrics)
+    manifest.setdefault("training", {})["evaluate_pack_command"] = command
+    write_manifest(out, manifest)
+
+
+def shipped_models(manifest: dict[str, Any]) -> str:
+    """How a pack's models are stored, for the protocol of a figure measured on the pack."""
+    int8 = sorted(manifest.get("quantization", {}).get("models", {}))
+    return f"{', '.join(int8)} int8 by training.quantize" if int8 else "all float32"
+
+
 def reindex_pack(pack_dir: str | Path, n_trees: int, search_k: int) -> dict[str, dict[str, Any]]:
     """Rebuild a pack's Annoy indexes with other settings, from the vectors the indexes hold
     (no model or data needed), and update the manifest; returns the new ``annoy`` entries."""

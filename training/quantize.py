@@ -16,14 +16,16 @@ again. Each model is quantised the way its operators gain most:
 * ``fusion`` stays float: a few small products, nothing to win.
 
 The gallery's vectors are then recomputed by the quantised convnet itself — the model the app
-queries with — and its indexes, map projections and leave-one-out precision rebuilt, so a gallery
-sketch drawn again still finds itself first. The manifest's ``quantization`` records, per model, the
-method, the float model's hash and size, the latency before and after, how often each answer's top
-class agrees with the float one's on the whole gallery, and how close the depth features stay. Accuracy on held-out drawings is the trainer's
-pack evaluation (``python -m training.dsn.evaluate_pack``), run on the quantised pack.
+queries with — and its indexes and map projections rebuilt, so a gallery sketch drawn again still
+finds itself first. The manifest's ``quantization`` records, per model, the method, the float
+model's hash and size, the latency before and after; and, over the whole gallery, how often each
+answer's top class agrees with the float one's, how close the depth features stay, and
+leave-one-out precision@10 before and after. Accuracy on held-out drawings is the trainer's pack
+evaluation run on the quantised pack (``training.dsn.evaluate_pack``,
+``training.deepsketch.evaluate_pack``).
 
-A pack whose gallery keeps only thumbnails (TU-Berlin) cannot be re-embedded from the pack alone;
-its small ConvNet does not gain from int8 anyway (measured: 0.45 → 0.62 ms).
+A gallery of thumbnails (TU-Berlin) cannot be re-embedded from the pack alone: its trainer passes
+the original pictures (``training.deepsketch.export_pack --int8``).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -54,7 +56,7 @@ STATIC, DYNAMIC = "static", "dynamic"
 METHODS = {"convnet": STATIC, "rnn": DYNAMIC}
 DESCRIPTIONS = {
     STATIC: "static int8, QDQ: weights int8 per output channel, activations uint8 with min/max "
-            "ranges calibrated on {n} sketches of the gallery's first {pool} (seed {seed})",
+            "ranges calibrated on {n} of {pool} gallery sketches kept out of testing (seed {seed})",
     DYNAMIC: "dynamic int8: weights int8, activations quantised per call",
 }
 
@@ -83,13 +85,16 @@ def quantize_model(method: str, src: Path, dst: Path, calibration: dict[str, np.
                             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
 
 
-def batched(engine: Engine, feeds: Feeds, batch: int = 256) -> dict[str, dict[str, np.ndarray]]:
-    """:meth:`Engine.run_all` over a large stacked batch, in slices of ``batch``. A dynamically
-    quantised model scales its activations by each call's own range, so its answers depend on
-    the slicing; ``batch=1`` gives exactly what the app computes for each sketch."""
-    n = len(next(iter(feeds["convnet"].values())))
-    parts = [engine.run_all({m: {k: v[i:i + batch] for k, v in f.items()} for m, f in feeds.items()})
-             for i in range(0, n, batch)]
+#: Gallery row → that sketch's model inputs, as :meth:`Engine.inputs_for` makes them.
+Inputs = Callable[[int], Feeds]
+
+
+def run_rows(engine: Engine, inputs: Inputs, n: int, batch: int = 256) -> dict[str, dict[str, np.ndarray]]:
+    """:meth:`Engine.run_all` on rows ``0..n-1``, ``batch`` rows a call. A dynamically quantised
+    model scales its activations by each call's own range, so its answers depend on the batching;
+    ``batch=1`` gives exactly what the app computes for each sketch."""
+    parts = [engine.run_all(stack_inputs([inputs(i) for i in range(j, min(j + batch, n))]))
+             for j in range(0, n, batch)]
     return {m: {o: np.concatenate([p[m][o] for p in parts]) for o in parts[0][m]} for m in parts[0]}
 
 
@@ -109,13 +114,16 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
-                  calibration: int = 256, pool: int | None = None, seed: int = 0) -> dict[str, Any]:
+                  calibration: int = 256, rows: Sequence[int] | None = None, seed: int = 0,
+                  inputs: Inputs | None = None, command: str = "") -> dict[str, Any]:
     """Quantise ``models`` (default: every model :data:`METHODS` names) of the pack in place,
     re-embed its gallery, rebuild its indexes, and return the manifest's new ``quantization``.
 
-    Calibration sketches are drawn from the gallery's first ``pool`` rows (all rows if ``None``),
-    so a gallery that puts held-out validation drawings first calibrates on those alone and the
-    test drawings it also shows never set a range."""
+    ``calibration`` sketches are drawn from the gallery ``rows`` given (all if ``None``): a pack
+    whose gallery also shows test drawings calibrates on the others, so no test drawing sets a
+    range. ``inputs`` gives a gallery row's model inputs; by default they are computed from the
+    gallery's strokes, and a gallery of thumbnails needs its original pictures passed this way.
+    ``command`` is recorded as what made the int8 pack."""
     out = Path(pack_dir)
     pack = load_pack(out)
     models = [m for m in (models or METHODS) if m in pack.models]
@@ -125,17 +133,19 @@ def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
     if "quantization" in pack.manifest:
         raise ValueError(f"pack {pack.name!r} is already quantised; quantise a freshly exported pack")
     gallery = Gallery(pack)
-    if not gallery.has_strokes:
-        raise ValueError(f"pack {pack.name!r}: its gallery keeps no strokes, so the quantised "
-                         "convnet could not re-embed it from the pack alone")
-    log.info("preprocessing %d gallery sketches", len(gallery))
     engine = Engine(pack, prefer_gpu=False, threads=1)
-    feeds = stack_inputs([engine.inputs_for(gallery.sketch(i)) for i in range(len(gallery))])
-    pool = min(pool or len(gallery), len(gallery))
-    pick = np.sort(np.random.default_rng(seed).choice(pool, min(calibration, pool), replace=False))
-    first = {m: {k: v[:1] for k, v in f.items()} for m, f in feeds.items()}
-    before = batched(engine, feeds)
-    speed = {m: {"float32": median_ms(engine.sessions[m], first[m])} for m in models}
+    if inputs is None:
+        if not gallery.has_strokes:
+            raise ValueError(f"pack {pack.name!r}: its gallery keeps no strokes, so the quantised "
+                             "convnet cannot re-embed it from the pack alone (pass its pictures)")
+        inputs = lambda i: engine.inputs_for(gallery.sketch(i))  # noqa: E731
+    n = len(gallery)
+    pool = np.arange(n) if rows is None else np.asarray(rows)
+    pick = np.sort(np.random.default_rng(seed).choice(pool, min(calibration, len(pool)), replace=False))
+    log.info("running the float models on %d gallery sketches", n)
+    before = run_rows(engine, inputs, n)
+    speed = {m: {"float32": median_ms(engine.sessions[m], inputs(0)[m])} for m in models}
+    calib = stack_inputs([inputs(int(i)) for i in pick])
 
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     done: dict[str, dict[str, Any]] = {}
@@ -145,8 +155,9 @@ def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
         os.close(fd)
         try:
             log.info("quantising %s (%s)", name, method)
-            quantize_model(method, src, Path(tmp), {k: v[pick] for k, v in feeds[name].items()})
-            done[name] = {"method": DESCRIPTIONS[method].format(n=len(pick), pool=pool, seed=seed),
+            quantize_model(method, src, Path(tmp), calib[name])
+            done[name] = {"method": DESCRIPTIONS[method].format(n=len(pick), pool=len(pool),
+                                                                seed=seed),
                           "float32_sha256": manifest["files"][src.name],
                           "float32_bytes": src.stat().st_size, "int8_bytes": Path(tmp).stat().st_size}
             os.chmod(tmp, src.stat().st_mode)  # mkstemp's file is private to its owner
@@ -155,9 +166,9 @@ def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
             Path(tmp).unlink(missing_ok=True)
 
     engine = Engine(load_pack(out, verify_hashes=False), prefer_gpu=False, threads=1)
-    after = batched(engine, feeds, batch=1)  # as the app runs: dynamic ranges are per call
+    after = run_rows(engine, inputs, n, batch=1)  # as the app runs: dynamic ranges are per call
     for name in models:
-        speed[name]["int8"] = median_ms(engine.sessions[name], first[name])
+        speed[name]["int8"] = median_ms(engine.sessions[name], inputs(0)[name])
     features = {d: after["convnet"][s.output] for d, s in pack.features.items()}
     record: dict[str, Any] = {
         "models": done, "tool": f"onnxruntime {ort.__version__}",
@@ -170,15 +181,20 @@ def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
             d: {"min": float(c.min()), "mean": float(c.mean())}
             for d, c in ((d, _cosines(features[d], before["convnet"][s.output]))
                          for d, s in pack.features.items())},
-        "command": f"python -m training.quantize {out} --models {' '.join(models)} "
-                   f"--calibration {calibration} --pool {pool} --seed {seed}",
+        # same class = relevant, each gallery sketch querying all others (the figures the
+        # manifest's features keep were measured as the trainer chose; they stay as they are)
+        "leave_one_out_precision_at_10_on_gallery": {
+            d: {kind: precision_at_k(f, gallery.labels, s.metric)
+                for kind, f in (("float32", before["convnet"][s.output]), ("int8", features[d]))}
+            for d, s in pack.features.items()},
+        "calibration_rows": f"{len(pool)} gallery rows" + (
+            "" if rows is None else f", from {int(pool.min())} to {int(pool.max())}"),
+        "command": command,
     }
     for depth, spec in pack.features.items():
         f = manifest["features"][depth]
         f["annoy"] = build_index(features[depth], spec.metric, out / f["index"],
                                  f["annoy"]["n_trees"], search_k=f["annoy"]["search_k"])
-        if "precision_at_10" in f:
-            f["precision_at_10"] = precision_at_k(features[depth], gallery.labels, spec.metric)
     with np.load(pack.gallery_file) as z:
         arrays = {k: z[k] for k in z.files}
     np.savez_compressed(pack.gallery_file, **{**arrays, **projection_arrays(features)})
@@ -196,7 +212,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(json.dumps(quantize_pack(args.pack, args.models, args.calibration, args.pool, args.seed), indent=2))
+    rows = None if args.pool is None else range(args.pool)
+    command = " ".join(["python -m training.quantize", str(args.pack),
+                        *(["--models", *args.models] if args.models else []),
+                        f"--calibration {args.calibration}",
+                        *([f"--pool {args.pool}"] if args.pool is not None else []),
+                        f"--seed {args.seed}"])
+    record = quantize_pack(args.pack, args.models, args.calibration, rows, args.seed, command=command)
+    print(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

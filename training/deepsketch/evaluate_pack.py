@@ -12,12 +12,14 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from sketchpad.engine import Engine
 from sketchpad.pack import load_pack
+from training.export import record_metrics, shipped_models
 
 from .data import CACHE, TuBerlinCache, split_indices, ten_views, to_batch
 
@@ -53,17 +55,34 @@ def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_cla
             "single_view_accuracy": float((np.concatenate(centre) == y).mean())}
 
 
+def record(pack_dir: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` into the manifest's metrics as ``shipped_*_accuracy_split<s>``."""
+    kind = shipped_models(load_pack(pack_dir).manifest)
+    s = result["split"]
+    record_metrics(pack_dir, {
+        f"shipped_{view}_accuracy_split{s}": {
+            "value": result[f"{view}_accuracy"],
+            "protocol": f"{view.replace('_', '-')} accuracy of the pack as shipped ({kind}), its "
+                        f"convnet.onnx run by the app's Engine on the split {s} test set "
+                        f"({result['test_items']} sketches; ten views as the trainer's evaluation)"}
+        for view in ("ten_view", "single_view")},
+        f"python -m training.deepsketch.evaluate_pack --split {s} --record")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pack", nargs="?", type=Path, default=REPO / "resources" / "packs" / "tu-berlin")
     ap.add_argument("--split", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--record", action="store_true", help="write the figures into the manifest")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     result = evaluate_pack(args.pack, TuBerlinCache.load(args.cache), args.split,
                            threads=args.threads)
     print(json.dumps(result, indent=2))
+    if args.record:
+        record(args.pack, result)
 
 
 if __name__ == "__main__":

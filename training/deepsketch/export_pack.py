@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,8 +28,10 @@ from torch import nn
 from sketchpad.pack import DEPTHS
 from sketchpad.preprocess import ConvNetRaster
 from training.export import Gallery, ModelExport, build_index, write_pack
+from training.quantize import quantize_pack
 
-from .data import ATTRIBUTION, CACHE, CONTENT, SIZE, TuBerlinCache, centre_view, to_batch
+from .data import ATTRIBUTION, CACHE, CONTENT, SIZE, TuBerlinCache, centre_view, split_indices, \
+    to_batch
 from .evaluate import load_checkpoint
 from .model import FEATURE_LAYERS, DeepSketch
 from .similarity import Reduction
@@ -108,6 +112,16 @@ def export_deepsketch(out_dir: Path, model: DeepSketch, mean: float,
         metrics=metrics, training=training, n_trees=n_trees, search_k=search_k, extra=extra)
 
 
+def quantize_deepsketch_pack(out: Path, data: TuBerlinCache, split: int, mean: float,
+                             command: str) -> dict[str, Any]:
+    """The pack's convnet to int8 (:mod:`training.quantize`), calibrated on the split's training
+    sketches only; the gallery (thumbnails in the pack) re-embedded from the original pictures,
+    each as the app's centre view of that PNG."""
+    train_idx, _ = split_indices(data.labels, split)
+    return quantize_pack(out, rows=train_idx, command=command, inputs=lambda i: {
+        "convnet": {"image": to_batch([centre_view(data.pictures[i])], mean)}})
+
+
 def merge_results(paths: Sequence[Path]) -> dict[str, Any]:
     """Several ``results.json`` of :mod:`.evaluate` (one per split, say) as one."""
     parts = [json.loads(p.read_text()) for p in paths]
@@ -153,12 +167,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("resources/packs/tu-berlin"))
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--thumb", type=int, default=48)
+    ap.add_argument("--trees", type=int, help="Annoy trees per index (default: the fewest that "
+                                              f"reach recall@10 {RECALL_TARGET} at --search-k)")
     ap.add_argument("--search-k", type=int, default=1000,
                     help="Annoy search_k the app queries with; the fewest trees reaching recall@10 "
                          f"{RECALL_TARGET} at it are built")
     ap.add_argument("--results", type=Path, nargs="*",
                     help="results.json of every split (default: the eval dir's)")
     ap.add_argument("--training-json", type=Path, help="extra training facts (command, wall time)")
+    ap.add_argument("--int8", action="store_true",
+                    help="then quantise the convnet (training.quantize), calibrated on training "
+                         "sketches of the split, and re-embed the gallery with it")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     data = TuBerlinCache.load(args.cache)
@@ -189,7 +208,11 @@ def main() -> None:
         extra={"confusion_matrix": {"value": cm.astype(int).tolist(), "protocol": proto},
                "per_class_accuracy": {"value": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                                       "protocol": proto}},
-        thumb=args.thumb, search_k=args.search_k)
+        thumb=args.thumb, n_trees=args.trees, search_k=args.search_k)
+    if args.int8:
+        quantize_deepsketch_pack(args.out, data, split, float(ck["mean"]),
+                                 shlex.join(["python", "-m", "training.deepsketch.export_pack",
+                                             *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from sketchpad import preprocess as pp
-from sketchpad.engine import Engine
-from sketchpad.pack import MANIFEST, load_pack
-from training.export import write_manifest
-from training.quantize import batched
+from sketchpad.engine import Engine, Feeds
+from sketchpad.pack import load_pack
+from training.export import record_metrics, shipped_models
+from training.quantize import run_rows
 
 from .data import DEFAULT_CACHE, load_meta, load_split
 from .evaluate import PROTOCOL
@@ -39,12 +39,15 @@ def evaluate_pack(pack_dir: Path, cache: Path = DEFAULT_CACHE, threads: int = 0)
     spec = pack.models["convnet"]
     (image,) = spec.inputs
     test = load_split(cache, "test", spec.preprocess.size)
-    canvases = test[f"img{spec.preprocess.size}"]  # [N, S, S] → [N, 1, S, S], as to_tensor per drawing
-    feeds = {"convnet": {image: pp.to_tensor(canvases, spec.preprocess.mean).transpose(1, 0, 2, 3)}}
-    if "rnn" in pack.models:
-        feeds["rnn"] = {"strokes": test["strokes"], "lengths": test["lengths"]}
-    out = batched(Engine(pack, prefer_gpu=False, threads=threads), feeds, batch=1)  # as the app
+    canvases = test[f"img{spec.preprocess.size}"]
+
+    def inputs(i: int) -> Feeds:  # what Engine.inputs_for makes of drawing i (the parity tests)
+        feeds = {"convnet": {image: pp.to_tensor(canvases[i], spec.preprocess.mean)[None]}}
+        if "rnn" in pack.models:
+            feeds["rnn"] = {"strokes": test["strokes"][i:i + 1], "lengths": test["lengths"][i:i + 1]}
+        return feeds
     y = test["labels"]
+    out = run_rows(Engine(pack, prefer_gpu=False, threads=threads), inputs, len(y), batch=1)
     return {"pack": pack.name, "quantized": "quantization" in pack.manifest,
             "protocol": PROTOCOL.format(n=len(y), c=len(pack.classes)),
             "map3": {m: map_at_k(o["logits"], y) for m, o in out.items()},
@@ -52,20 +55,16 @@ def evaluate_pack(pack_dir: Path, cache: Path = DEFAULT_CACHE, threads: int = 0)
 
 
 def record(pack_dir: Path, result: dict[str, Any]) -> None:
-    """Write ``result`` into the manifest's metrics (hashes recomputed, models untouched)."""
-    manifest = json.loads((pack_dir / MANIFEST).read_text(encoding="utf-8"))
-    int8 = sorted(manifest.get("quantization", {}).get("models", {}))
-    kind = f"{', '.join(int8)} int8 by training.quantize" if int8 else "all float32"
-    for metric in ("map3", "top1"):
-        for model, value in result[metric].items():
-            manifest["metrics"][f"shipped_{metric}_{model}"] = {
-                "value": value,
-                "protocol": f"{'MAP@3' if metric == 'map3' else 'top-1'} of the {model} answer of "
-                            f"the pack as shipped ({kind}), its ONNX models run by the app's "
-                            f"Engine, {result['protocol']}"}
-    manifest.setdefault("training", {})["evaluate_pack_command"] = (
+    """Write ``result`` into the manifest's metrics as ``shipped_<metric>_<model>``."""
+    kind = shipped_models(load_pack(pack_dir).manifest)
+    record_metrics(pack_dir, {
+        f"shipped_{metric}_{model}": {
+            "value": value,
+            "protocol": f"{'MAP@3' if metric == 'map3' else 'top-1'} of the {model} answer of the "
+                        f"pack as shipped ({kind}), its ONNX models run by the app's Engine, "
+                        f"{result['protocol']}"}
+        for metric in ("map3", "top1") for model, value in result[metric].items()},
         "python -m training.dsn.evaluate_pack --record")
-    write_manifest(pack_dir, manifest)
 
 
 def main() -> None:
