@@ -17,8 +17,8 @@ from pathlib import Path
 from common import ROOT, machine, print_table
 
 
-def size_mb(folder: Path) -> float:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+def size_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def largest(folder: Path, n: int = 8) -> list[tuple[str, float]]:
@@ -46,14 +46,15 @@ def main() -> None:
     if not exe.is_file():
         sys.exit(f"{exe} is not there: run `pyinstaller --noconfirm build.spec` first")
     print(f"machine: {machine()}\n")
-    rows: list[list[object]] = [["size on disk", f"{size_mb(args.dist):.0f} MB", ""]]
+    size = size_bytes(args.dist)
+    rows: list[list[object]] = [["size on disk", f"{size / 1e6:.1f} MB ({size / 2**20:.1f} MiB)", ""]]
     for argv in (["--self-test"], ["--self-test", "--gui"]):
         med, first, code = start_seconds(exe, argv, args.runs)
         rows.append([f"sketchpad {' '.join(argv)}", f"{med:.2f} s (first {first:.2f} s)",
                      f"exit {code}"])
     print_table(["bundle", "value", "note"], rows)
     print("\nlargest files:")
-    print_table(["file", "MB"], [[f, f"{mb:.1f}"] for f, mb in largest(args.dist)])
+    print_table(["file", "MiB"], [[f, f"{mb:.1f}"] for f, mb in largest(args.dist)])
 
 
 if __name__ == "__main__":
