@@ -37,9 +37,9 @@ def samples_per_second(make_loss: Step, params, batch: int, steps: int) -> float
 
 def deepsketch_cases(batch: int) -> dict[str, tuple[torch.nn.Module, Step]]:
     variants = {"paper": ds.DeepSketchConfig(),
-                "w/2": ds.DeepSketchConfig((32, 64, 128, 256), 1024),
-                "w/4": ds.DeepSketchConfig((16, 32, 64, 128), 512),
-                "w/8 (shipped)": ds.DeepSketchConfig((8, 16, 32, 64), 256)}
+                "w/2, fc 2048": ds.DeepSketchConfig((32, 64, 128, 256), 2048),
+                "w/4, fc 1024 (shipped)": ds.DeepSketchConfig((16, 32, 64, 128), 1024),
+                "w/8, fc 256 (sessions 1-2)": ds.DeepSketchConfig((8, 16, 32, 64), 256)}
     x = torch.randn(batch, 1, ds.INPUT_SIZE, ds.INPUT_SIZE)
     cases = {}
     for name, cfg in variants.items():

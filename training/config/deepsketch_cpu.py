@@ -1,8 +1,8 @@
 # DeepSketch on a 2-core CPU (the shipped tu-berlin pack), TU-Berlin split 1.
 #   python -m training.deepsketch.train training/config/deepsketch_cpu.py
-# Table 1's geometry with every width divided by 4 (16-32-64-128, layer 12 = 1024 filters; 1.9 M
-# parameters): 258 samples/s per train step on two threads (benchmarks/training_bench.py
-# --batch 64 --threads 2, session 3), so 50 epochs fit in about 45 minutes.
+# Table 1's geometry with every width divided by 4 (16-32-64-128, layer 12 = 1024 filters; 3.6 M
+# parameters): 225-278 samples/s on two threads in the real run (session 3), so 50 epochs took
+# 45.5 minutes (benchmarks/training_bench.py gives every width's samples/s on this machine).
 # Deviations from the paper, for the CPU budget: lr 0.05 (not 0.1) with a 100-step warm-up,
 # because nothing normalises activations; cosine decay over 50 epochs (paper: 80+ at 0.1, then
 # decay). Session 1 shipped widths / 8 for 10 epochs (42.68 % ten-view on split 1) when the shared
