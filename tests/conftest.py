@@ -24,3 +24,13 @@ def tiny_pack_dir(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> 
     pytest.importorskip("torch")
     from training.tiny_pack import build_tiny_pack
     return build_tiny_pack(tmp_path_factory.mktemp("packs") / "tiny", data_root)
+
+
+@pytest.fixture(autouse=True)
+def _gui_thread_garbage_collection(request: pytest.FixtureRequest) -> None:
+    """Qt tests run under the app's garbage-collection regime: cycles are collected on the GUI
+    thread only (:class:`sketchpad.app.responsiveness.GuiThreadCollector`), never on a worker
+    thread where freeing Qt wrappers crashes the process."""
+    if "qapp" in request.fixturenames:
+        from sketchpad.app.responsiveness import tune_for_interaction
+        tune_for_interaction(request.getfixturevalue("qapp"))

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel,
                                QListWidget, QMainWindow, QScrollArea, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
     def __init__(self, pack_dirs: Sequence[Path] = (), data_dir: Path | None = None,
                  settings: QSettings | None = None, prompts: Prompts | None = None, k: int = 8):
         super().__init__()
-        tune_for_interaction()
+        tune_for_interaction(QApplication.instance())
         self.setWindowTitle("Sketchpad")
         self.settings = settings or QSettings("Sketchpad", "Sketchpad")
         self.prompts = prompts or Prompts(self)
