@@ -272,3 +272,21 @@ def test_teaching_probe_reads_the_quantized_convnet_like_the_float_one(exported,
         b = got[1][tap]
         assert a.shape == b.shape and b.dtype == np.float32 and b.min() >= 0, tap
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.98, tap
+
+
+def test_a_failed_quantisation_leaves_the_float_pack_as_it_was(quantized, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.quantize as tq
+    float_pack, int8_pack, _ = quantized
+    assert int8_pack.path.stat().st_mode == float_pack.path.stat().st_mode
+    pack = shutil.copytree(float_pack.path, tmp_path / "packs" / "quickdraw")
+    before = {p.name: p.read_bytes() for p in pack.iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tq, "build_index", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        tq.quantize_pack(pack, calibration=4)
+    assert {p.name: p.read_bytes() for p in pack.iterdir()} == before
+    assert [p.name for p in pack.parent.iterdir()] == ["quickdraw"]  # no work folder left behind
+    assert "quantization" not in load_pack(pack).manifest

@@ -33,6 +33,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -120,15 +121,36 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
                   calibration: int = 256, rows: Sequence[int] | None = None, seed: int = 0,
                   inputs: Inputs | None = None, command: str = "") -> dict[str, Any]:
-    """Quantise ``models`` (default: every model :data:`METHODS` names) of the pack in place,
-    re-embed its gallery, rebuild its indexes, and return the manifest's new ``quantization``.
+    """Quantise ``models`` (default: every model :data:`METHODS` names) of the pack, re-embed its
+    gallery, rebuild its indexes, and return the manifest's new ``quantization``.
 
     ``calibration`` sketches are drawn from the gallery ``rows`` given (all if ``None``): a pack
     whose gallery also shows test drawings calibrates on the others, so no test drawing sets a
     range. ``inputs`` gives a gallery row's model inputs; by default they are computed from the
     gallery's strokes, and a gallery of thumbnails needs its original pictures passed this way.
-    ``command`` is recorded as what made the int8 pack."""
+    ``command`` is recorded as what made the int8 pack.
+
+    The work happens on a copy beside the pack, which takes the pack's place only when complete:
+    a failure (a full disk, a graph the quantiser refuses) leaves the float pack as it was."""
     out = Path(pack_dir)
+    load_pack(out)  # a broken pack is refused before anything is copied
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.int8-", dir=out.parent))
+    old = work.with_name(work.name + ".float")
+    try:
+        shutil.copytree(out, work, dirs_exist_ok=True)
+        record = _quantize_copy(work, models, calibration, rows, seed, inputs, command)
+        os.replace(out, old)
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return record
+
+
+def _quantize_copy(out: Path, models: Sequence[str] | None, calibration: int,
+                   rows: Sequence[int] | None, seed: int, inputs: Inputs | None,
+                   command: str) -> dict[str, Any]:
+    """:func:`quantize_pack`'s work, done in place on the copy ``out``."""
     pack = load_pack(out)
     models = [m for m in (models or METHODS) if m in pack.models]
     unknown = [m for m in models if m not in METHODS]
@@ -155,19 +177,13 @@ def quantize_pack(pack_dir: str | Path, models: Sequence[str] | None = None,
     done: dict[str, dict[str, Any]] = {}
     for name in models:
         method, src = METHODS[name], pack.models[name].file
-        fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=out)
-        os.close(fd)
-        try:
-            log.info("quantising %s (%s)", name, method)
-            quantize_model(method, src, Path(tmp), calib[name])
-            done[name] = {"method": DESCRIPTIONS[method].format(n=len(pick), pool=len(pool),
-                                                                seed=seed),
-                          "float32_sha256": manifest["files"][src.name],
-                          "float32_bytes": src.stat().st_size, "int8_bytes": Path(tmp).stat().st_size}
-            os.chmod(tmp, src.stat().st_mode)  # mkstemp's file is private to its owner
-            os.replace(tmp, src)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        int8 = src.with_suffix(".int8.onnx")
+        log.info("quantising %s (%s)", name, method)
+        quantize_model(method, src, int8, calib[name])
+        done[name] = {"method": DESCRIPTIONS[method].format(n=len(pick), pool=len(pool), seed=seed),
+                      "float32_sha256": manifest["files"][src.name],
+                      "float32_bytes": src.stat().st_size, "int8_bytes": int8.stat().st_size}
+        os.replace(int8, src)
 
     engine = Engine(load_pack(out, verify_hashes=False), prefer_gpu=False, threads=1)
     after = run_rows(engine, inputs, n, batch=1)  # as the app runs: dynamic ranges are per call
