@@ -68,15 +68,15 @@ DESCRIPTIONS = {
 class _Feeds(CalibrationDataReader):
     """Calibration batches of one sketch each, as the app feeds the model."""
 
-    def __init__(self, feeds: dict[str, np.ndarray]):
-        n = len(next(iter(feeds.values())))
-        self._items = iter([{k: v[i:i + 1] for k, v in feeds.items()} for i in range(n)])
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]):
+        self._items = iter(feeds)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._items, None)
 
 
-def quantize_model(method: str, src: Path, dst: Path, calibration: dict[str, np.ndarray]) -> None:
+def quantize_model(method: str, src: Path, dst: Path,
+                   calibration: Sequence[dict[str, np.ndarray]]) -> None:
     """Write the int8 version of ``src`` to ``dst`` (``calibration`` is used by static only)."""
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
@@ -171,7 +171,7 @@ def _quantize_copy(out: Path, models: Sequence[str] | None, calibration: int,
     log.info("running the float models on %d gallery sketches", n)
     before = run_rows(engine, inputs, n)
     speed = {m: {"float32": median_ms(engine.sessions[m], inputs(0)[m])} for m in models}
-    calib = stack_inputs([inputs(int(i)) for i in pick])
+    calib = [inputs(int(i)) for i in pick]
 
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     done: dict[str, dict[str, Any]] = {}
@@ -179,7 +179,7 @@ def _quantize_copy(out: Path, models: Sequence[str] | None, calibration: int,
         method, src = METHODS[name], pack.models[name].file
         int8 = src.with_suffix(".int8.onnx")
         log.info("quantising %s (%s)", name, method)
-        quantize_model(method, src, int8, calib[name])
+        quantize_model(method, src, int8, [feeds[name] for feeds in calib])
         done[name] = {"method": DESCRIPTIONS[method].format(n=len(pick), pool=len(pool), seed=seed),
                       "float32_sha256": manifest["files"][src.name],
                       "float32_bytes": src.stat().st_size, "int8_bytes": int8.stat().st_size}

@@ -55,12 +55,12 @@ def _constant(model: Any, name: str) -> np.ndarray:
             return onnx.numpy_helper.to_array(node.attribute[0].t)
         if node.op_type == "DequantizeLinear" and node.output[0] == name:
             q, scale, *zero = (_constant(model, i) for i in node.input if i)
-            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-            shape = [1] * q.ndim
-            shape[axis if scale.ndim else 0] = scale.size
-            zp = zero[0].astype(np.float32) if zero else np.float32(0)
-            return (q.astype(np.float32) - np.reshape(zp, shape if np.ndim(zp) else ())) * \
-                scale.reshape(shape if scale.ndim else ())
+            zp = zero[0] if zero else np.zeros_like(scale)
+            if scale.ndim:  # per channel, along the node's axis
+                shape = [1] * q.ndim
+                shape[next((a.i for a in node.attribute if a.name == "axis"), 1)] = -1
+                scale, zp = scale.reshape(shape), zp.reshape(shape)
+            return (q.astype(np.float32) - zp.astype(np.float32)) * scale.astype(np.float32)
     raise ValueError(f"weight {name!r} is not a constant of the graph")
 
 
