@@ -22,6 +22,7 @@ import onnxruntime as ort
 from . import preprocess as pp
 from .ink import Sketch
 from .pack import DEPTHS, ModelSpec, Pack, PackError
+from .trust import FALLBACK_THRESHOLD, Trust, read_trust, softmax
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,27 @@ class ProviderChoice:
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the models think of one sketch.
+    """What the models think of one sketch, and how far to trust it (:mod:`sketchpad.trust`).
 
     ``probs`` is the pack's best prediction (fusion when the pack has one, else the convnet);
     ``per_model`` holds each model's own probabilities; ``features`` the search vectors per depth.
+    All probabilities are calibrated (logits divided by the pack's temperature per model);
+    ``logits`` are the best model's calibrated logits in the order of ``classes``. ``known`` in
+    [0, 1] says how likely the drawing is one of ``classes``; below ``threshold`` the prediction
+    is ``unsure``. A plain frozen dataclass: :func:`dataclasses.replace` extends it (taught words).
     """
 
     probs: np.ndarray
     per_model: dict[str, np.ndarray]
     features: dict[str, np.ndarray]
     classes: list[str] = field(repr=False, default_factory=list)
+    logits: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    known: float = 1.0
+    threshold: float = FALLBACK_THRESHOLD
+
+    @property
+    def unsure(self) -> bool:
+        return self.known < self.threshold
 
     def top(self, k: int = 3, model: str | None = None) -> list[tuple[str, float]]:
         p = self.probs if model is None else self.per_model[model]
@@ -66,12 +78,6 @@ class Prediction:
 def stack_inputs(feeds: Sequence[Feeds]) -> Feeds:
     """Several sketches' :meth:`Engine.inputs_for` as one batch (every model, every input)."""
     return {m: {i: np.concatenate([f[m][i] for f in feeds]) for i in feeds[0][m]} for m in feeds[0]}
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -124,9 +130,16 @@ def wanted_providers(prefer_gpu: bool = True) -> tuple[list[str], str]:
 
 
 def _check_io(spec: ModelSpec, session: ort.InferenceSession, where: str) -> None:
-    """The manifest's tensor names, dtypes and ranks must match the ONNX graph exactly."""
+    """The manifest's tensor names, dtypes and shapes must match the ONNX graph exactly: every
+    graph input is declared, and an axis the manifest gives as a number (the class count of
+    ``logits``, a feature's dim; checked against the classes and features by
+    :mod:`sketchpad.manifest`) is that same number in the graph, not a symbolic one."""
     got_in = {i.name: i for i in session.get_inputs()}
     got_out = {o.name: o for o in session.get_outputs()}
+    undeclared = sorted(set(got_in) - set(spec.inputs))
+    if undeclared:
+        raise PackError(f"{where}: {spec.file.name} needs input(s) {', '.join(undeclared)}, "
+                        "which the manifest does not declare")
     for kind, wanted, got in (("input", spec.inputs, got_in), ("output", spec.outputs, got_out)):
         for name, info in wanted.items():
             if name not in got:
@@ -138,7 +151,7 @@ def _check_io(spec: ModelSpec, session: ort.InferenceSession, where: str) -> Non
             shape = info.get("shape")
             if shape is not None:
                 g = got[name].shape
-                if len(g) != len(shape) or any(isinstance(a, int) and isinstance(b, int) and a != b
+                if len(g) != len(shape) or any(isinstance(a, int) and a != b
                                                for a, b in zip(shape, g)):
                     raise PackError(f"{where}: {kind} {name!r} has shape {g}, manifest says {shape}")
 
@@ -166,6 +179,7 @@ class Engine:
             reason = ("the CUDA provider did not start (missing CUDA/cuDNN libraries or no usable "
                       "GPU); running on the CPU")
         self.provider = ProviderChoice(used, "" if used == CUDA else reason)
+        self.trust: Trust = read_trust(pack)
         log.info("pack %s on %s %s", pack.name, used, reason)
 
     @property
@@ -176,7 +190,12 @@ class Engine:
         """One model's outputs by manifest name, for a batch of any size."""
         spec = self.pack.models[name]
         outs = list(spec.outputs)
-        return dict(zip(outs, self.sessions[name].run(outs, feeds)))
+        try:
+            return dict(zip(outs, self.sessions[name].run(outs, feeds)))
+        except Exception as exc:  # onnxruntime's errors are untyped: a checked graph broken inside
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise PackError(f"pack {self.pack.name!r}: {spec.file.name} fails to run ({first})"
+                            ) from None
 
     def run_all(self, feeds: Feeds) -> dict[str, dict[str, np.ndarray]]:
         """Every model's outputs for a batch (:meth:`inputs_for` feeds, or :func:`stack_inputs`
@@ -211,11 +230,22 @@ class Engine:
 
     def predict(self, source: Sketch | np.ndarray) -> Prediction:
         """Classify a sketch (all models) or a grey page (convnet only) and extract features."""
-        out = self.run_all(self.inputs_for(source))
-        per_model = {name: softmax(o["logits"][0]) for name, o in out.items()}
-        probs = per_model["fusion" if "fusion" in per_model else "convnet"]
-        features = {d: out["convnet"][f.output][0] for d, f in self.pack.features.items()}
-        return Prediction(probs, per_model, features, self.pack.classes)
+        return self.predictions(self.run_all(self.inputs_for(source)))[0]
+
+    def predictions(self, out: dict[str, dict[str, np.ndarray]]) -> list[Prediction]:
+        """:meth:`run_all` outputs for a batch as one calibrated :class:`Prediction` each."""
+        logits = {name: self.trust.calibration.scale(name, o["logits"]) for name, o in out.items()}
+        best = "fusion" if "fusion" in logits else "convnet"
+        per_model = {name: softmax(z) for name, z in logits.items()}
+        features = {d: out["convnet"][f.output] for d, f in self.pack.features.items()}
+        known = self.trust.known.batch(logits[best], features)
+        preds = []
+        for i in range(len(known)):
+            mine = {m: p[i] for m, p in per_model.items()}
+            preds.append(Prediction(mine[best], mine, {d: f[i] for d, f in features.items()},
+                                    self.pack.classes, logits[best][i], float(known[i]),
+                                    self.trust.known.threshold))
+        return preds
 
     def describe(self) -> dict[str, Any]:
         """Provider and model summary, for ``sketchpad packs`` and the window's status line."""

@@ -41,7 +41,7 @@ def test_softmax_is_stable_for_large_logits() -> None:
 def test_wrong_output_name_is_named(tiny_pack_dir: Path, tmp_path: Path) -> None:
     def rename(m):
         outs = m["models"]["rnn"]["outputs"]
-        outs["embed"] = outs.pop("embedding")
+        outs["embed"] = outs["embedding"]
     pack = load_pack(broken(tiny_pack_dir, tmp_path, rename))
     with pytest.raises(PackError, match=r"rnn.onnx has no output 'embed' \(it has logits, embedding\)"):
         Engine(pack, prefer_gpu=False)
@@ -49,16 +49,17 @@ def test_wrong_output_name_is_named(tiny_pack_dir: Path, tmp_path: Path) -> None
 
 def test_wrong_dtype_is_named(tiny_pack_dir: Path, tmp_path: Path) -> None:
     def retype(m):
-        m["models"]["rnn"]["inputs"]["lengths"]["dtype"] = "float32"
+        m["models"]["rnn"]["outputs"]["embedding"]["dtype"] = "int64"
     pack = load_pack(broken(tiny_pack_dir, tmp_path, retype))
-    with pytest.raises(PackError, match=r"input 'lengths' is tensor\(int64\), manifest says "
-                                        r"tensor\(float\)"):
+    with pytest.raises(PackError, match=r"output 'embedding' is tensor\(float\), manifest says "
+                                        r"tensor\(int64\)"):
         Engine(pack, prefer_gpu=False)
 
 
 def test_wrong_shape_is_named(tiny_pack_dir: Path, tmp_path: Path) -> None:
-    def reshape(m):
+    def reshape(m):  # a manifest consistent in itself (see test_pack_schema), not with the graph
         m["models"]["convnet"]["inputs"]["image"]["shape"] = ["N", 1, 64, 64]
+        m["models"]["convnet"]["preprocess"]["size"] = 64
     pack = load_pack(broken(tiny_pack_dir, tmp_path, reshape))
     with pytest.raises(PackError, match=r"input 'image' has shape .*32, 32.*manifest says"):
         Engine(pack, prefer_gpu=False)
