@@ -25,7 +25,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .ink import Sketch, SketchError, iter_ndjson
+from .images import picture_format, read_picture
+from .ink import Sketch, SketchError, iter_ndjson_numbered
+from .jsonstream import JsonStream
 from .pack import DEPTHS, MANIFEST, Pack, PackEntry, PackError, builtin_packs_dir, discover_packs, \
     load_pack, user_packs_dir
 from .preprocess import ConvNetRaster
@@ -34,9 +36,10 @@ EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PACK = 0, 2, 3, 4
 #: Pack preferred by default for each kind of input, when it is installed and valid.
 PREFERRED = {"strokes": "quickdraw", "image": "tu-berlin"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
-_PNG_MAGIC = b"\x89PNG"
 PACKS_DIR_ENV_HELP = ("search packs only in DIR (default: the built-in packs, then "
                       "$SKETCHPAD_PACKS or ~/.local/share/sketchpad/packs)")
+WORDS_DIR_HELP = ("taught words live in DIR/<pack>/ (default: $SKETCHPAD_WORDS or "
+                  "~/.local/share/sketchpad/words)")
 
 EPILOG = """\
 exit codes:
@@ -59,33 +62,39 @@ class CliError(Exception):
 # --- inputs --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Drawing:
-    """One thing to classify: a sketch (ndjson) or a grey page (image), and where it came from."""
+    """One thing to classify: a sketch (ndjson) or a grey page (image), and where it came from:
+    ``where`` names it in the output (``FILE#N``, the N-th drawing), ``origin`` in error
+    messages (``FILE:LINE``, or ``FILE`` for a picture)."""
 
     where: str
     source: Sketch | np.ndarray
     label: str | None
+    origin: str
 
 
 def input_kind(path: Path) -> str:
-    """``"image"`` for PNG/JPEG/BMP (by suffix or PNG signature), else ``"strokes"`` (ndjson)."""
+    """``"image"`` for PNG/JPEG/BMP (by suffix or signature), else ``"strokes"`` (ndjson).
+
+    Only a regular file is peeked at: a FIFO would block, or lose the bytes read."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return "image"
     try:
-        with path.open("rb") as f:
-            return "image" if f.read(4) == _PNG_MAGIC else "strokes"
+        if path.is_file():
+            with path.open("rb") as f:
+                return "image" if picture_format(f.read(16)) else "strokes"
     except OSError:
-        return "strokes"  # the ndjson reader then says why the file cannot be opened
+        pass
+    return "strokes"  # the ndjson reader then says why the file cannot be read, if it cannot
 
 
 def read_drawings(path: Path) -> Iterator[Drawing]:
     """The drawings of one file, streamed; a bad file raises :class:`SketchError` with FILE:LINE."""
     if input_kind(path) == "image":
-        from .datasets.tu_berlin import read_png
-        yield Drawing(str(path), read_png(path), None)
+        yield Drawing(str(path), read_picture(path), None, str(path))
         return
     n = 0
-    for n, sketch in enumerate(iter_ndjson(path), 1):
-        yield Drawing(f"{path}#{n}", sketch, sketch.label)
+    for n, (line, sketch) in enumerate(iter_ndjson_numbered(path), 1):
+        yield Drawing(f"{path}#{n}", sketch, sketch.label, f"{path}:{line}")
     if n == 0:
         raise SketchError(f"{path}:1: no drawings in the file")
 
@@ -129,8 +138,10 @@ def find_pack(name: str | None, kind: str, packs_dir: Path | None) -> Pack:
 class PackCache:
     """Loads each pack once per run (a run may mix ndjson and PNG files)."""
 
-    def __init__(self, name: str | None, packs_dir: Path | None, prefer_gpu: bool):
+    def __init__(self, name: str | None, packs_dir: Path | None, prefer_gpu: bool,
+                 words_dir: Path | None = None):
         self.name, self.packs_dir, self.prefer_gpu = name, packs_dir, prefer_gpu
+        self.words_dir = words_dir
         self._loaded: dict[Path, Any] = {}
 
     def for_input(self, path: Path) -> Any:
@@ -143,7 +154,8 @@ class PackCache:
                            f"or an image pack such as {PREFERRED['image']!r}", EXIT_PACK)
         if pack.path not in self._loaded:
             try:
-                self._loaded[pack.path] = LoadedPack(pack, prefer_gpu=self.prefer_gpu)
+                self._loaded[pack.path] = LoadedPack(pack, prefer_gpu=self.prefer_gpu,
+                                                     words_dir=self.words_dir)
             except PackError as exc:
                 raise CliError(str(exc), EXIT_PACK) from None
         return self._loaded[pack.path]
@@ -207,77 +219,123 @@ def _analysed(args: argparse.Namespace, cache: PackCache) -> Iterator[tuple[Path
         pack = cache.for_input(path)
         for d in chain([first], drawings):
             try:
-                yield path, pack, d, pack.engine.predict(d.source)
+                yield path, pack, d, pack.predict(d.source)  # taught words compete too
             except SketchError as exc:
-                raise SketchError(f"{d.where.replace('#', ', drawing ')}: {exc}") from None
+                raise SketchError(f"{d.origin}: {exc}") from None
+
+
+def classify_record(d: Drawing, pred: Any, top_k: int) -> dict[str, Any]:
+    """One drawing's record in ``classify --json``: every field of it is built here."""
+    return {"where": d.where, "label": d.label,
+            "top": [{"class": c, "p": round(p, 6)} for c, p in pred.top(top_k)],
+            "known": round(pred.known, 6), "unsure": pred.unsure}
+
+
+def _progress(items: Iterator[Any]) -> Iterator[Any]:
+    """A progress bar on stderr for long batch runs: only when stderr is a terminal and stdout
+    is not (rows printed on the same terminal would tear it), and only once the run has taken
+    two seconds, so short runs show nothing. The bundle leaves tqdm out: no bar there."""
+    if not sys.stderr.isatty() or sys.stdout.isatty():
+        return items
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, file=sys.stderr, unit=" drawings", delay=2, mininterval=0.5)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    cache = PackCache(args.pack, args.packs_dir, not args.cpu)
-    per_file: dict[Path, Score] = {}
-    doc: dict[str, Any] = {"files": []}
-    for path, pack, d, pred in _analysed(args, cache):
-        if path not in per_file:
-            per_file[path] = Score()
-            doc["files"].append({"file": str(path), "pack": pack.name,
-                                 "provider": pack.engine.provider.provider, "drawings": []})
-            if not args.json and (len(doc["files"]) == 1 or doc["files"][-2]["pack"] != pack.name):
+    """Rows (or JSON records) streamed as drawings are read, each file's summary after its
+    drawings: memory stays flat in the number of drawings."""
+    cache = PackCache(args.pack, args.packs_dir, not args.cpu, args.words_dir)
+    out = JsonStream(sys.stdout) if args.json else None
+    if out:
+        out.begin("{")
+        out.begin("[", "files")
+    current: tuple[Path, Score] | None = None
+    last_pack = None
+    for path, pack, d, pred in _progress(_analysed(args, cache)):
+        if current is None or current[0] != path:
+            if current:
+                _end_file(out, *current)
+            current = (path, Score())
+            if out:
+                out.begin("{")
+                for key, value in (("file", str(path)), ("pack", pack.name),
+                                   ("provider", pack.engine.provider.provider)):
+                    out.item(value, key)
+                out.begin("[", "drawings")
+            elif pack.name != last_pack:
                 print(f"# pack {pack.name} on {pack.engine.provider.label}")
-        classes = {fold(c): i for i, c in enumerate(pack.pack.classes)}
-        per_file[path].add(d.label, pred.probs, classes)
-        top = pred.top(args.top)
-        if args.json:
-            doc["files"][-1]["drawings"].append(
-                {"where": d.where, "label": d.label,
-                 "top": [{"class": c, "p": round(p, 6)} for c, p in top]})
+            last_pack = pack.name
+        classes = {fold(c): i for i, c in enumerate(pred.classes)}  # pack classes + words
+        current[1].add(d.label, pred.probs, classes)
+        if out:
+            out.item(classify_record(d, pred, args.top))
         else:
+            top = pred.top(args.top)
             print(f"{d.where}\t{d.label or '-'}\t"
-                  + "  ".join(f"{c} {p:.3f}" for c, p in top))
-    for entry, score in zip(doc["files"], per_file.values()):
-        entry["summary"] = score.as_dict()
-        if not args.json and score.drawings and (score.n or score.unknown):
-            print(score.line(entry["file"]))
-    if args.json:
-        print(json.dumps(doc, indent=1))
+                  + "  ".join(f"{c} {p:.3f}" for c, p in top)
+                  + f"\tknown {pred.known:.3f}" + (" UNSURE" if pred.unsure else ""))
+    if current:
+        _end_file(out, *current)
+    if out:
+        out.end()
+        out.end()
     return EXIT_OK
 
 
+def _end_file(out: JsonStream | None, path: Path, score: Score) -> None:
+    if out:
+        out.end()
+        out.item(score.as_dict(), "summary")
+        out.end()
+    elif score.drawings and (score.n or score.unknown):
+        print(score.line(str(path)))
+
+
 def cmd_search(args: argparse.Namespace) -> int:
-    cache = PackCache(args.pack, args.packs_dir, not args.cpu)
+    cache = PackCache(args.pack, args.packs_dir, not args.cpu, args.words_dir)
     depths = [args.depth] if args.depth else list(DEPTHS)
-    out: list[dict[str, Any]] = []
-    for _path, pack, d, pred in _analysed(args, cache):
+    out = JsonStream(sys.stdout) if args.json else None
+    if out:
+        out.begin("[")
+    for _path, pack, d, pred in _progress(_analysed(args, cache)):
         entry: dict[str, Any] = {"where": d.where, "label": d.label, "pack": pack.name,
                                  "neighbours": {}}
         for depth in depths:
             if depth not in pack.searcher.indexes:
                 raise CliError(f"pack {pack.name!r} has no {depth} index", EXIT_PACK)
-            hits = pack.searcher.query(depth, pred.features[depth], args.k)
+            hits = pack.words.merge_neighbours(  # the taught words' examples are searched too
+                {depth: pack.searcher.query(depth, pred.features[depth], args.k)},
+                pred.features, args.k)[depth]
             entry["neighbours"][depth] = [
-                {"gallery_id": n.gallery_id, "class": pack.pack.classes[n.label],
-                 "source_id": str(pack.gallery.source_ids[n.gallery_id]),
+                {"gallery_id": n.gallery_id, "class": pred.classes[n.label],
+                 "source_id": pack.source_id(n.gallery_id),
                  "distance": round(n.distance, 6)} for n in hits]
-        if args.json:
-            out.append(entry)
+        if out:
+            out.item(entry)
             continue
         for depth, hits in entry["neighbours"].items():
             for rank, h in enumerate(hits, 1):
                 print(f"{d.where}\t{depth}\t{rank}\t{h['gallery_id']}\t{h['class']}\t"
                       f"{h['source_id']}\t{h['distance']:.4f}")
-    if args.json:
-        print(json.dumps(out, indent=1))
+    if out:
+        out.end()
     return EXIT_OK
 
 
 def describe_entry(entry: PackEntry, prefer_gpu: bool) -> dict[str, Any]:
-    """One line of ``sketchpad packs``: valid or why not, metrics, provider (and why)."""
+    """One line of ``sketchpad packs``: valid or why not, metrics, provider (and why). The pack
+    is opened whole (:func:`~sketchpad.runtime.open_pack`, as classify, search and the window
+    open it), so "ok" here means those will not fail on it."""
     info: dict[str, Any] = {"name": entry.name, "path": str(entry.path), "valid": False,
                             "error": entry.error}
     if entry.pack is None:
         return info
-    from .engine import Engine
+    from .runtime import open_pack
     try:
-        engine = Engine(entry.pack, prefer_gpu=prefer_gpu, threads=1)
+        engine = open_pack(entry, prefer_gpu=prefer_gpu, threads=1).engine
     except PackError as exc:
         info["error"] = str(exc)
         return info
@@ -311,9 +369,15 @@ def cmd_packs(args: argparse.Namespace) -> int:
 
 # --- parser --------------------------------------------------------------------------------------
 def _positive(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    """A count for ``--top`` / ``--k``, from 1 to the most a search returns (``MAX_K``);
+    argparse turns the error into a usage line and exit 2."""
+    from .search import MAX_K
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text[:40]!r}") from None
+    if not 1 <= v <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_K}, got {text[:40]}")
     return v
 
 
@@ -321,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an unset sub-command option must not hide ``sketchpad --packs-dir DIR COMMAND``.
     common.add_argument("--packs-dir", type=Path, metavar="DIR", help=PACKS_DIR_ENV_HELP,
+                        default=argparse.SUPPRESS)
+    common.add_argument("--words-dir", type=Path, metavar="DIR", help=WORDS_DIR_HELP,
                         default=argparse.SUPPRESS)
     common.add_argument("--cpu", action="store_true", help="do not try the GPU")
     common.add_argument("--json", action="store_true", help="print one JSON document")
@@ -339,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gui", action="store_true",
                    help="with --self-test: also build the main window (offscreen works)")
     p.add_argument("--packs-dir", type=Path, metavar="DIR", help=PACKS_DIR_ENV_HELP)
+    p.add_argument("--words-dir", type=Path, metavar="DIR", help=WORDS_DIR_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("classify", parents=[common, pick], epilog=EPILOG,
@@ -361,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="list packs: valid or why not, metrics, execution provider")
     k.set_defaults(func=cmd_packs)
+
+    from .cli_words import add_words_parser  # here, not at the top: cli_words imports this module
+    add_words_parser(sub, [common, pick], EPILOG)
     return p
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,8 @@ import pytest
 
 from packcopy import copy_pack
 from sketchpad.__main__ import main
-from sketchpad.cli import EXIT_INPUT, EXIT_OK, EXIT_PACK, EXIT_USAGE, fold
+from sketchpad.cli import (EXIT_INPUT, EXIT_OK, EXIT_PACK, EXIT_USAGE, _progress, fold,
+                           read_drawings)
 from sketchpad.ink import iter_ndjson, write_ndjson
 from sketchpad.runtime import LoadedPack
 
@@ -141,22 +144,24 @@ def test_png_on_a_stroke_pack_is_refused_clearly(capsys, tiny_pack_dir: Path,
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"", "not a readable image"),
-    (b"\x89PNG\r\n\x1a\n truncated", "not a readable image"),
+    (b"", "not a readable image (empty file)"),
+    (b"\x89PNG\r\n\x1a\n truncated", "not a readable image (truncated or corrupt?)"),
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n{ } loop\n",
+     "not a readable image (PostScript, which Sketchpad does not run: save it as PNG)"),
 ])
 def test_unreadable_png_exits_3(capsys, tiny_pack_dir: Path, tmp_path: Path, content: bytes,
                                 reason: str) -> None:
     bad = tmp_path / "page.png"
     bad.write_bytes(content)
     code, _, err = run(capsys, "classify", bad, "--pack", tiny_pack_dir)
-    assert code == EXIT_INPUT and err == f"sketchpad: {bad}: {reason} (truncated or corrupt?)\n"
+    assert code == EXIT_INPUT and err == f"sketchpad: {bad}: {reason}\n"
 
 
 @pytest.mark.parametrize("text, where", [
     ('{"word": "star", "drawing": [[[1, 2], [3, 4]]]}\n{"drawing": 3}\n', ":2: "),
     ('{"word": "star", "drawing": [[[1, 2], [3, 4]]]}\nnot json\n', ":2: not valid JSON"),
     ("", ":1: no drawings"),
-    ('{"word": "star", "drawing": []}\n', ", drawing 1: the sketch is empty"),
+    ('\n{"word": "star", "drawing": []}\n', ":2: the sketch is empty"),
 ])
 def test_bad_ndjson_exits_3_with_one_line(capsys, tiny_pack_dir: Path, tmp_path: Path,
                                           text: str, where: str) -> None:
@@ -165,6 +170,40 @@ def test_bad_ndjson_exits_3_with_one_line(capsys, tiny_pack_dir: Path, tmp_path:
     code, _, err = run(capsys, "classify", bad, "--pack", tiny_pack_dir)
     assert code == EXIT_INPUT
     assert err.startswith(f"sketchpad: {bad}{where}") and err.count("\n") == 1
+
+
+def test_classify_json_streams_one_entry_per_file_with_its_summary(capsys, tiny_pack_dir: Path,
+                                                                   labelled: Path) -> None:
+    sample = ROOT / "resources" / "samples" / "selftest.ndjson"
+    code, out, _ = run(capsys, "classify", labelled, sample, "--pack", tiny_pack_dir, "--json")
+    assert code == EXIT_OK
+    files = json.loads(out)["files"]
+    assert [f["file"] for f in files] == [str(labelled), str(sample)]
+    assert len(files[0]["drawings"]) == 17
+    assert all(len(f["drawings"]) == f["summary"]["drawings"] for f in files)
+    assert list(files[0]) == ["file", "pack", "provider", "drawings", "summary"]
+    assert set(files[0]["drawings"][0]) >= {"where", "label", "top"}
+
+
+def test_a_fifo_is_read_whole_without_peeking(tmp_path: Path) -> None:
+    """The input kind of a FIFO comes from its name: peeking would block, or eat its first bytes."""
+    fifo = tmp_path / "live.ndjson"
+    os.mkfifo(fifo)
+    line = '{"word": "star", "drawing": [[[1, 2], [3, 4]]]}\n'
+    writer = threading.Thread(target=lambda: fifo.write_text(line * 2))
+    writer.start()
+    drawings = list(read_drawings(fifo))
+    writer.join()
+    assert [d.origin for d in drawings] == [f"{fifo}:1", f"{fifo}:2"]
+
+
+def test_progress_bar_only_for_a_terminal_stderr_and_redirected_stdout(monkeypatch) -> None:
+    items = iter(range(3))
+    assert _progress(items) is items  # pytest captures both streams
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert list(_progress(iter(range(3)))) == [0, 1, 2]
+    assert _progress(items) is not items
 
 
 def test_missing_file_exits_3(capsys, tiny_pack_dir: Path, tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 we do not, and the broken inputs each loader must refuse with a message that names the file."""
 from __future__ import annotations
 
+import io
+import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -72,15 +76,76 @@ def test_npz_with_any_key_names_and_selected_keys(tmp_path: Path):
         list(iter_sketchrnn_npz(path, keys=["test"]))
 
 
-def test_npz_needs_pickle_only_for_object_arrays(tmp_path: Path):
-    """Numeric members load with pickling off; an object member needs ``allow_pickle=True``."""
+def test_npz_numeric_members_are_skipped_unread(tmp_path: Path):
     plain = tmp_path / "plain.npz"
     np.savez(plain, pix_count=np.arange(4.0))
-    assert list(iter_sketchrnn_npz(plain, allow_pickle=False)) == []
-    ragged = tmp_path / "ragged.npz"
-    np.savez(ragged, sketches=_ragged(2))
-    with pytest.raises(SketchError, match=r"ragged.npz\[sketches\]: an object array"):
-        list(iter_sketchrnn_npz(ragged, allow_pickle=False))
+    assert list(iter_sketchrnn_npz(plain)) == []
+
+
+class _Payload:
+    """Pickles as a call of ``os.system``: what a crafted drawing file would hold."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("wrap", ["inside an array", "the whole member"])
+def test_a_crafted_npz_runs_nothing(tmp_path: Path, wrap: str):
+    """The payload is live (plain unpickling runs it), and the loader refuses it unrun."""
+    marker = tmp_path / "ran"
+    arr = np.empty(2, dtype=object)
+    arr[0] = np.zeros((3, 3), np.int16)
+    arr[1] = _Payload(f"touch {marker}")
+    path = tmp_path / "cat.npz"
+    if wrap == "inside an array":
+        np.savez(path, sketches=arr)
+    else:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False,
+                                                   "shape": (2,)})
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("sketches.npy", buf.getvalue() + pickle.dumps(_Payload(f"touch {marker}")))
+    with zipfile.ZipFile(path) as z, z.open("sketches.npy") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        pickle.load(f)
+    assert marker.exists()  # what np.load(allow_pickle=True) would have done
+    marker.unlink()
+    with pytest.raises(SketchError, match=r"cat.npz\[sketches\]: not a readable array "
+                                          r"\(refused to load (posix|os)\.system"):
+        list(iter_sketchrnn_npz(path))
+    assert not marker.exists()
+
+
+class _HugeArray:
+    """Pickles as numpy's own array reconstruction, with a state claiming 10^9 objects."""
+
+    def __reduce__(self):
+        return (np.empty(0).__reduce__()[0], (np.ndarray, (0,), b"b"),
+                (1, (10**9,), np.dtype(object), False, [1]))
+
+
+def test_npz_whose_pickle_is_not_the_declared_array_is_refused(tmp_path: Path):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False,
+                                               "shape": (3,)})
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("sketches.npy", buf.getvalue() + pickle.dumps([1, 2, 3]))
+    with pytest.raises(SketchError, match="not the object array of shape"):
+        list(iter_sketchrnn_npz(path))
+    with zipfile.ZipFile(path, "w") as z:  # a few bytes asking numpy for 8 GB
+        z.writestr("sketches.npy", buf.getvalue() + pickle.dumps(_HugeArray(), protocol=2))
+    with pytest.raises(SketchError, match=r"array data of 1 items for shape \(1000000000,\)"):
+        list(iter_sketchrnn_npz(path))
+    bad = np.empty(1, dtype=object)
+    bad[0] = [[10**400, 0, 0]]  # a number too large for a float
+    np.savez(path, sketches=bad)
+    with pytest.raises(SketchError, match=r"\[sketches\]\[0\]: stroke-3 needs an \(n, 3\) array"):
+        list(iter_sketchrnn_npz(path))
 
 
 @pytest.mark.parametrize("content,message", [
@@ -204,6 +269,31 @@ def test_bad_svgs_are_refused(tmp_path: Path, body: str, message: str):
     path.write_text(SVG.format(body))
     with pytest.raises(SketchError, match=message):
         read_svg(path)
+
+
+@pytest.mark.parametrize("transform,message", [
+    ("translate()", r"bad transform 'translate\(\)' \(translate takes 1 or 2 numbers\)"),
+    ("matrix(1 0 0 1 5)", "matrix takes 6 numbers"),
+    ("scale(2, x)", "bad transform"),
+    ("rotate(10 5)", "rotate takes 1 or 3 numbers"),
+    ("perspective(3)", "unsupported transform 'perspective'"),
+    ("translate(1) junk", "cannot read transform 'junk'"),
+    ("scale(1e999)", "NaN or infinite"),
+])
+def test_bad_transforms_are_refused_by_name(tmp_path: Path, transform: str, message: str):
+    path = tmp_path / "7.svg"
+    path.write_text(SVG.format(f'<g id="g1" transform="{transform}"><path d="M 1 1 L 2 2"/></g>'))
+    with pytest.raises(SketchError, match=message):
+        read_svg(path)
+
+
+def test_deeply_nested_svg_and_rotations(tmp_path: Path):
+    path = tmp_path / "8.svg"
+    path.write_text(SVG.format("<g>" * 5000 + '<path transform="rotate(90, 10, 0) skewX(0)" '
+                               'd="M 10 0 L 20 0"/>' + "</g>" * 5000))
+    (stroke,) = read_svg(path).strokes
+    np.testing.assert_allclose(stroke.points[:, :2] / (480 / 800), [[10, 0], [10, 10]],
+                               atol=1e-9)
 
 
 def test_svg_path_commands_and_transforms(tmp_path: Path):

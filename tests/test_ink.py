@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from sketchpad.ink import (NORMALISED_EXTENT, RDP_EPSILON, Sketch, SketchError, Stroke, normalise,
                            normalise_and_simplify, rdp_masks, simplify)
+from sketchpad.ink.sketch import MAX_COORDINATE, RDP_EXACT_DEPTH, _rdp
 
 coord = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 points = st.lists(st.tuples(coord, coord), min_size=1, max_size=40)
@@ -70,6 +72,21 @@ def test_sketches_pickle_with_equal_value_and_read_only_meta():
 def test_non_finite_coordinates_are_rejected(bad):
     with pytest.raises(SketchError, match="NaN or infinite"):
         Stroke.from_xy([0, bad], [0, 1])
+
+
+def test_coordinates_beyond_the_bound_are_rejected():
+    with pytest.raises(SketchError, match="coordinate beyond"):
+        Stroke.from_xy([0, -2e9], [0, 1])
+
+
+@pytest.mark.parametrize("xs", [[-MAX_COORDINATE, MAX_COORDINATE], [0.0, 5e-324], [1.0, 1.0]])
+def test_extreme_but_valid_extents_normalise_without_warnings(xs):
+    """No overflow or division warning anywhere from a stroke the model accepts."""
+    sk = Sketch((Stroke.from_xy(xs + [xs[0]], [0.0, 0.0, MAX_COORDINATE / 3]),))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = normalise_and_simplify(sk)
+    assert np.isfinite(out.all_points()).all()
 
 
 def test_malformed_strokes_are_rejected():
@@ -173,13 +190,45 @@ def test_rdp_matches_the_recursion_and_keeps_every_dropped_point_within_epsilon(
     recursion's mask, both ends kept, and every dropped point within ε of the line through its
     kept neighbours (the RDP guarantee)."""
     xys = [np.array(pts, dtype=float) for pts in strokes]
-    for xy, keep in zip(xys, rdp_masks(xys, eps), strict=True):
+    exact = rdp_masks(xys, eps, exact_depth=None)
+    for xy, keep, textbook in zip(xys, rdp_masks(xys, eps), exact, strict=True):
         assert keep.dtype == bool and keep.shape == (len(xy),)
         np.testing.assert_array_equal(keep, _rdp_recursive(xy, eps))
-        kept = np.flatnonzero(keep)
-        for a, b in zip(kept[:-1], kept[1:]):
-            for i in range(a + 1, b):
-                assert _line_distance(xy[i], xy[a], xy[b]) <= eps + 1e-9
+        np.testing.assert_array_equal(textbook, keep)
+        _assert_within_epsilon(xy, keep, eps)
+
+
+def _assert_within_epsilon(xy: np.ndarray, keep: np.ndarray, eps: float) -> None:
+    kept = np.flatnonzero(keep)
+    for a, b in zip(kept[:-1], kept[1:]):
+        for i in range(a + 1, b):
+            assert _line_distance(xy[i], xy[a], xy[b]) <= eps + 1e-9
+
+
+def _zigzag(n: int) -> np.ndarray:
+    """The textbook recursion's worst case: every chord peels off one point, n levels deep."""
+    return np.c_[np.arange(n, dtype=float), (np.arange(n) % 2) * 10.0]
+
+
+def test_rdp_depth_is_bounded_and_the_guarantee_kept_on_the_worst_case():
+    xy = _zigzag(3000)
+    (textbook,), levels = _rdp([xy], 2.0, None)
+    assert levels > 2900 and textbook.sum() > 2900  # nearly every corner kept, a level each
+    (keep,), bounded = _rdp([xy], 2.0, RDP_EXACT_DEPTH)
+    assert bounded <= RDP_EXACT_DEPTH + np.log2(len(xy)) + 1
+    assert keep[0] and keep[-1]
+    _assert_within_epsilon(xy, keep, 2.0)
+
+
+def test_rdp_bound_does_not_change_shallow_strokes_and_a_stroke_does_not_affect_another():
+    rng = np.random.default_rng(3)
+    walks = [np.cumsum(rng.normal(size=(400, 2)) * 4, axis=0) for _ in range(5)]
+    deep = _zigzag(1000)
+    alone = [rdp_masks([w], 2.0)[0] for w in walks]
+    together = rdp_masks(walks + [deep], 2.0)
+    for a, b, c in zip(alone, together, rdp_masks(walks, 2.0, exact_depth=None)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
 
 
 def test_simplify_keeps_time_and_pressure_of_kept_points():

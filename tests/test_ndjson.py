@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sketchpad.ink import (Sketch, SketchError, Stroke, iter_ndjson, parse_line,
-                           sketch_to_drawing, write_ndjson)
+from sketchpad.ink import (Sketch, SketchError, Stroke, iter_ndjson, iter_ndjson_numbered,
+                           parse_line, sketch_to_drawing, write_ndjson)
+from sketchpad.ink import ndjson
 
 #: A few real files of each kind: a large one, names with spaces/capitals, a typical small one.
 REAL = [("simplified", "cat"), ("simplified", "The_Eiffel_Tower"), ("simplified", "alarm_clock"),
@@ -70,7 +71,17 @@ def test_simplified_writes_no_time_and_mouse_ink_no_pressure():
     ('{"drawing": [[[0, 1], [0]]]}', "stroke 0: .*differ in length"),
     ('{"drawing": [[[0, "a"], [0, 1]]]}', "stroke 0:"),
     ('{"drawing": [[[], []]]}', "stroke 0: .*at least one point"),
-    ('{"drawing": [[[0, NaN], [0, 1]]]}', "stroke 0: .*NaN"),
+    ('{"drawing": [[[0, NaN], [0, 1]]]}', r"not valid JSON \(NaN is not a JSON number\)"),
+    ('{"drawing": [[[0, 1e999], [0, 1]]]}', "stroke 0: .*NaN or infinite"),
+    ('{"drawing": [[[0, 1e300], [0, 1]]]}', "stroke 0: .*coordinate beyond"),
+    ('{"drawing": [[[0, 1' + "0" * 400 + '], [0, 1]]]}', "stroke 0: int too large"),
+    ('{"drawing": [[[0, 1' + "0" * 5000 + '], [0, 1]]]}', "not valid JSON .*4300"),
+    ('[' * 100_000 + ']' * 100_000, r"not valid JSON \(nested too deeply\)"),
+    ('{"word": 5, "drawing": []}', '"word" must be a string'),
+    ('{"key_id": [1], "drawing": []}', '"key_id" must be a string or an integer'),
+    ('{"word": "\\ud800", "drawing": []}', '"word" holds a lone surrogate'),
+    ('{"drawing": [], "notes": {"x": "\\udfff"}}', '"notes" holds a lone surrogate'),
+    ('{"drawing": [], "x": ' + "[" * 40 + "]" * 40 + "}", '"x" is nested more than 32 deep'),
     ('{"drawing": [[[0], [0]]], "pressure": [[1], [1]]}', '"pressure" must hold one list'),
 ])
 def test_malformed_lines_fail_naming_file_and_line(tmp_path: Path, line: str, message: str):
@@ -82,6 +93,41 @@ def test_malformed_lines_fail_naming_file_and_line(tmp_path: Path, line: str, me
     bad: list[str] = []
     assert len(list(iter_ndjson(path, errors="skip", bad_lines=bad))) == 2
     assert len(bad) == 1 and bad[0].startswith(f"{path}:3:")
+
+
+def test_a_byte_order_mark_is_allowed(tmp_path: Path):
+    path = tmp_path / "bom.ndjson"
+    path.write_bytes(b'\xef\xbb\xbf{"word": "cat", "drawing": [[[0, 1], [0, 1]]]}\n')
+    assert [s.label for s in iter_ndjson(path)] == ["cat"]
+
+
+def test_line_and_point_caps_bound_the_work(tmp_path: Path, monkeypatch):
+    """A line longer than the cap is refused without holding it whole, and reading goes on
+    after it when skipping; so is a drawing with too many points."""
+    monkeypatch.setattr(ndjson, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(ndjson, "MAX_POINTS", 5)
+    good = '{"word": "cat", "drawing": [[[0, 1], [0, 1]]]}'
+    many = json.dumps({"drawing": [[list(range(6)), list(range(6))]]}, separators=(",", ":"))
+    path = tmp_path / "long.ndjson"
+    path.write_text(f'{good}\n{{"drawing": [], "pad": "{"x" * 500}"}}\n{many}\n{good}\n')
+    with pytest.raises(SketchError, match=f"{path}:2: line longer than"):
+        list(iter_ndjson(path))
+    bad: list[str] = []
+    assert len(list(iter_ndjson(path, errors="skip", bad_lines=bad))) == 2
+    assert bad[0].startswith(f"{path}:2: line longer") and "more than 5 points" in bad[1]
+    assert bad[1].startswith(f"{path}:3:")
+
+
+def test_an_endless_file_without_newlines_stops_at_the_cap(monkeypatch):
+    monkeypatch.setattr(ndjson, "MAX_LINE_BYTES", 2**16)
+    with pytest.raises(SketchError, match="/dev/zero:1: line longer than"):
+        list(iter_ndjson("/dev/zero"))
+
+
+def test_line_numbers_count_blank_lines(tmp_path: Path):
+    path = tmp_path / "gaps.ndjson"
+    path.write_text('\n{"drawing": []}\n\n\n{"drawing": []}\n')
+    assert [n for n, _ in iter_ndjson_numbered(path)] == [2, 5]
 
 
 def test_unreadable_files_say_so(tmp_path: Path):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image
 
+from ..images import read_picture
 from ..ink import Sketch, SketchError, Stroke
+from ..ink.sketch import MAX_POINTS
 
 PER_CLASS = 80
 #: PNG pixels per SVG user unit (800-unit viewBox rendered at 480 px).
@@ -66,41 +67,61 @@ class TuBerlin:
                 yield TuBerlinItem(folder / f"{sid}.png", label, name, sid)
 
 
-def read_png(path: str | Path) -> np.ndarray:
-    """A sketch page (PNG or any picture Pillow reads) as 2-D uint8 grey; transparency is laid
-    on white, as a page would show it. A missing, truncated or non-image file raises
-    :class:`SketchError` naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise SketchError(f"{path}: no such file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            return np.asarray(img.convert("L"))
-    except (OSError, ValueError, Image.DecompressionBombError):
-        raise SketchError(f"{path}: not a readable image (truncated or corrupt?)") from None
+#: The pages are PNGs, read as every picture is (format allow-list, pixel bound: see
+#: :mod:`sketchpad.images`); the name stays for the training code that reads the set.
+read_png = read_picture
 
 
 # --- SVG -------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_TRANSFORM = re.compile(r"(translate|scale|matrix)\s*\(([^)]*)\)")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_TOKEN = re.compile(r"[A-Za-z]|" + _NUMBER)
+_TRANSFORM = re.compile(r"\s*,?\s*([A-Za-z]+)\s*\(([^)]*)\)")
+#: SVG transform functions: how many numbers each takes.
+_TRANSFORM_ARGS = {"translate": (1, 2), "scale": (1, 2), "rotate": (1, 3), "skewX": (1,),
+                   "skewY": (1,), "matrix": (6,)}
+#: Largest SVG read (TU-Berlin's are under 100 KB).
+MAX_SVG_BYTES = 64 * 2**20
 
 
-def _transform_matrix(text: str | None) -> np.ndarray:
+def _transform_matrix(text: str | None, where: str) -> np.ndarray:
+    """An SVG ``transform`` attribute as a 3×3 matrix; a function with the wrong count of
+    numbers, an unknown function or anything else in the text is refused, naming it."""
     m = np.eye(3)
-    for kind, args in _TRANSFORM.findall(text or ""):
-        v = [float(a) for a in re.split(r"[\s,]+", args.strip()) if a]
-        if kind == "translate":
-            t = np.array([[1, 0, v[0]], [0, 1, v[1] if len(v) > 1 else 0], [0, 0, 1]])
-        elif kind == "scale":
-            t = np.diag([v[0], v[1] if len(v) > 1 else v[0], 1.0])
-        else:
-            t = np.array([[v[0], v[2], v[4]], [v[1], v[3], v[5]], [0, 0, 1]])
-        m = m @ t
+    text = (text or "").strip()
+    pos = 0
+    while pos < len(text):
+        found = _TRANSFORM.match(text, pos)
+        if not found:
+            raise SketchError(f"{where}: cannot read transform {text[pos:pos + 40].strip()!r}")
+        kind, args = found.groups()
+        pos = found.end()
+        if kind not in _TRANSFORM_ARGS:
+            raise SketchError(f"{where}: unsupported transform {kind!r}")
+        v = [float(a) for a in re.findall(_NUMBER, args)]
+        if len(v) not in _TRANSFORM_ARGS[kind] or re.sub(_NUMBER, "", args).strip(" \t\r\n,"):
+            counts = " or ".join(map(str, _TRANSFORM_ARGS[kind]))
+            raise SketchError(f"{where}: bad transform {found.group().strip()!r} "
+                              f"({kind} takes {counts} numbers)")
+        m = m @ _transform(kind, v)
     return m
+
+
+def _transform(kind: str, v: list[float]) -> np.ndarray:
+    if kind == "translate":
+        return np.array([[1, 0, v[0]], [0, 1, v[1] if len(v) > 1 else 0], [0, 0, 1]])
+    if kind == "scale":
+        return np.diag([v[0], v[1] if len(v) > 1 else v[0], 1.0])
+    if kind == "matrix":
+        return np.array([[v[0], v[2], v[4]], [v[1], v[3], v[5]], [0, 0, 1]])
+    if kind == "rotate":
+        c, s = np.cos(np.radians(v[0])), np.sin(np.radians(v[0]))
+        cx, cy = v[1:] if len(v) == 3 else (0.0, 0.0)
+        about = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]])
+        back = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
+        return about @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ back
+    t = np.tan(np.radians(v[0]))
+    return np.array([[1, t, 0], [0, 1, 0], [0, 0, 1]] if kind == "skewX"
+                    else [[1, 0, 0], [t, 1, 0], [0, 0, 1]])
 
 
 def _path_points(d: str, where: str) -> np.ndarray:
@@ -121,6 +142,9 @@ def _path_points(d: str, where: str) -> np.ndarray:
             raise SketchError(f"{where}: truncated path data near token {i}")
         i += k
         return [float(v) for v in vals]
+
+    if len(tokens) > 2 * MAX_POINTS:
+        raise SketchError(f"{where}: more than {MAX_POINTS:,} points")
 
     while i < len(tokens):
         if tokens[i].isalpha():
@@ -158,30 +182,46 @@ def _path_points(d: str, where: str) -> np.ndarray:
     return np.array(pts).reshape(-1, 2)
 
 
+def _strokes(path: Path, root: ET.Element) -> list[Stroke]:
+    """One stroke per ``<path>``, depth first in document order, without recursion (the nesting
+    depth is the file's to choose). Huge numbers overflow to inf without a warning, and the
+    stroke refuses them."""
+    strokes: list[Stroke] = []
+    n_points = 0
+    todo = [(root, np.diag([SVG_TO_PNG, SVG_TO_PNG, 1.0]))]
+    while todo:
+        node, m = todo.pop()
+        tag = node.tag.rsplit("}", 1)[-1]
+        where = f"{path} {tag} {node.get('id', '?')}"
+        m = m @ _transform_matrix(node.get("transform"), where)
+        if tag == "path":
+            xy = _path_points(node.get("d", ""), where)
+            n_points += len(xy)
+            if n_points > MAX_POINTS:
+                raise SketchError(f"{path}: more than {MAX_POINTS:,} points")
+            if len(xy):
+                pts = np.zeros((len(xy), 4))
+                pts[:, :2] = (np.c_[xy, np.ones(len(xy))] @ m.T)[:, :2]
+                pts[:, 3] = 1.0
+                try:
+                    strokes.append(Stroke(pts))
+                except SketchError as exc:
+                    raise SketchError(f"{where}: {exc}") from None
+        todo.extend((child, m) for child in reversed(node))
+    return strokes
+
+
 def read_svg(path: str | Path, label: str | None = None) -> Sketch:
     """An original TU-Berlin SVG → Sketch in PNG pixels, one stroke per ``<path>`` in order."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_SVG_BYTES:
+            raise SketchError(f"{path}: larger than {MAX_SVG_BYTES // 2**20} MiB")
         root = ET.parse(path).getroot()
     except (ET.ParseError, OSError) as exc:
         raise SketchError(f"{path}: not a readable SVG ({exc})") from None
-    strokes = []
-    page = np.diag([SVG_TO_PNG, SVG_TO_PNG, 1.0])
-
-    def walk(node: ET.Element, m: np.ndarray) -> None:
-        m = m @ _transform_matrix(node.get("transform"))
-        if node.tag.rsplit("}", 1)[-1] == "path":
-            xy = _path_points(node.get("d", ""), f"{path} path {node.get('id', '?')}")
-            if len(xy):
-                h = np.c_[xy, np.ones(len(xy))] @ m.T
-                pts = np.zeros((len(xy), 4))
-                pts[:, :2] = h[:, :2]
-                pts[:, 3] = 1.0
-                strokes.append(Stroke(pts))
-        for child in node:
-            walk(child, m)
-
-    walk(root, page)
+    with np.errstate(over="ignore", invalid="ignore"):
+        strokes = _strokes(path, root)
     if not strokes:
         raise SketchError(f"{path}: the SVG has no paths")
     if label is None and path.stem.isdigit():

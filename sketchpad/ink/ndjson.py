@@ -3,16 +3,27 @@
 Raw files carry float coordinates and ``t`` in ms; simplified files carry integers and no ``t``.
 Sketchpad adds an optional ``"pressure": [[ps], ...]`` per stroke, which other Quick, Draw! tools
 ignore. Reading then writing with the same options gives back equal JSON values.
+
+Reading has bounded cost whatever the file holds (a FIFO, ``/dev/zero``, a hostile line): lines
+are read at most :data:`MAX_LINE_BYTES` at a time, a drawing holds at most :data:`MAX_POINTS`
+points, and every way a line can be wrong (deep nesting, giant integers, NaN, a lone surrogate,
+a ``word`` that is not text) is a :class:`SketchError` naming ``file:line``.
 """
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from .sketch import P, Sketch, SketchError, Stroke, T, X, Y
+from .sketch import MAX_POINTS, P, Sketch, SketchError, Stroke, T, X, Y
 
 _OWN_FIELDS = {"word", "key_id", "drawing", "pressure"}
+#: Longest line read, newline excluded. Real raw lines are under 40 KB; a longer one is refused
+#: before it is held whole, so a file without newlines cannot fill the memory.
+MAX_LINE_BYTES = 16 * 2**20
+#: Deepest nesting of an extra field (real files carry only strings, numbers and booleans).
+MAX_META_DEPTH = 32
 
 
 def _number(v: float) -> int | float:
@@ -29,21 +40,55 @@ def drawing_to_sketch(obj: Any) -> Sketch:
         raise SketchError('"drawing" must be a list of strokes')
     if pressure is not None and (not isinstance(pressure, list) or len(pressure) != len(drawing)):
         raise SketchError('"pressure" must hold one list per stroke')
+    label, key = obj.get("word"), obj.get("key_id")
+    if label is not None and not isinstance(label, str):
+        raise SketchError('"word" must be a string')
+    if key is not None and (isinstance(key, bool) or not isinstance(key, (str, int))):
+        raise SketchError('"key_id" must be a string or an integer')
     strokes = []
+    n_points = 0
     for i, stroke in enumerate(drawing):
-        if not isinstance(stroke, list) or len(stroke) not in (2, 3):
+        if (not isinstance(stroke, list) or len(stroke) not in (2, 3)
+                or not all(isinstance(c, list) for c in stroke)):
             raise SketchError(f"stroke {i}: expected [xs, ys] or [xs, ys, ts]")
+        n_points += len(stroke[0])
+        if n_points > MAX_POINTS:
+            raise SketchError(f"more than {MAX_POINTS:,} points in one drawing")
         try:
             ts = stroke[2] if len(stroke) == 3 else None
             ps = pressure[i] if pressure is not None else None
             strokes.append(Stroke.from_xy(stroke[0], stroke[1], ts, ps))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SketchError(f"stroke {i}: {exc}") from None
-    key = obj.get("key_id")
     meta = {k: v for k, v in obj.items() if k not in _OWN_FIELDS}
+    for k, v in meta.items():
+        _check_field(k, v)
+    _check_field("word", label)
+    _check_field("key_id", key)
     meta["has_time"] = any(len(s) == 3 for s in drawing) if drawing else False
-    return Sketch(tuple(strokes), label=obj.get("word"),
-                  source_id=None if key is None else str(key), meta=meta)
+    return Sketch(tuple(strokes), label=label, source_id=None if key is None else str(key),
+                  meta=meta)
+
+
+def _check_field(name: str, value: Any) -> None:
+    """An extra field must be printable text all the way down and shallow: a lone surrogate
+    (``"\\ud800"``) cannot be written as UTF-8, and deep nesting would overflow whatever
+    recursion later writes or compares it."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_META_DEPTH:
+            raise SketchError(f'"{name}" is nested more than {MAX_META_DEPTH} deep')
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise SketchError(f'"{name}" holds a lone surrogate, which is not text') from None
+        elif isinstance(v, dict):
+            stack.extend((k, depth + 1) for k in v)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
 
 
 def sketch_to_drawing(sketch: Sketch, with_time: bool | None = None,
@@ -70,13 +115,21 @@ def sketch_to_drawing(sketch: Sketch, with_time: bool | None = None,
 def parse_line(line: str, where: str = "<string>") -> Sketch:
     """Parse one ndjson line; errors name ``where`` (``file:line``)."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise SketchError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise SketchError(f"{where}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, or NaN / Infinity
+        raise SketchError(f"{where}: not valid JSON ({exc})") from None
     try:
         return drawing_to_sketch(obj)
     except SketchError as exc:
         raise SketchError(f"{where}: {exc}") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def iter_ndjson(path: str | Path, errors: str = "raise",
@@ -85,8 +138,16 @@ def iter_ndjson(path: str | Path, errors: str = "raise",
 
     ``errors="raise"`` stops at the first bad line with ``file:line`` in the message;
     ``errors="skip"`` passes it over and, if ``bad_lines`` is given, appends the message there.
-    Blank lines are ignored.
+    Blank lines are ignored; a UTF-8 byte-order mark at the start is allowed.
     """
+    for _, sketch in iter_ndjson_numbered(path, errors, bad_lines):
+        yield sketch
+
+
+def iter_ndjson_numbered(path: str | Path, errors: str = "raise",
+                         bad_lines: list[str] | None = None) -> Iterator[tuple[int, Sketch]]:
+    """:func:`iter_ndjson` with each drawing's line number (1-based), for messages that say
+    ``file:line`` about a drawing after it was read."""
     if errors not in ("raise", "skip"):
         raise ValueError("errors must be 'raise' or 'skip'")
     path = Path(path)
@@ -95,11 +156,13 @@ def iter_ndjson(path: str | Path, errors: str = "raise",
     except OSError as exc:
         raise SketchError(f"{path}: cannot open ({exc.strerror})") from None
     with handle:
-        for lineno, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
+        for lineno, raw in _bounded_lines(handle, path):
             where = f"{path}:{lineno}"
             try:
+                if raw is None:
+                    raise SketchError(f"{where}: line longer than {MAX_LINE_BYTES / 2**20:g} MiB")
+                if not raw.strip():
+                    continue
                 sketch = parse_line(_decode(raw, where), where)
             except SketchError as exc:
                 if errors == "raise":
@@ -107,7 +170,29 @@ def iter_ndjson(path: str | Path, errors: str = "raise",
                 if bad_lines is not None:
                     bad_lines.append(str(exc))
                 continue
-            yield sketch
+            yield lineno, sketch
+
+
+def _bounded_lines(handle: IO[bytes], path: Path) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)``, reading at most :data:`MAX_LINE_BYTES` + 1 bytes at a time; a
+    longer line comes as ``None`` and the rest of it is read in chunks and dropped."""
+    lineno = 0
+    while True:
+        try:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise SketchError(f"{path}:{lineno + 1}: cannot read ({exc.strerror})") from None
+        if not raw:
+            return
+        lineno += 1
+        if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            yield lineno, None
+            while raw and not raw.endswith(b"\n"):  # bounded memory even on /dev/zero
+                raw = handle.readline(2**20)
+            continue
+        yield lineno, raw
 
 
 def _decode(raw: bytes, where: str) -> str:

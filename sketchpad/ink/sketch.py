@@ -20,6 +20,14 @@ X, Y, T, P = 0, 1, 2, 3
 RDP_EPSILON = 2.0
 #: Longer side of a normalised sketch spans 0..NORMALISED_EXTENT.
 NORMALISED_EXTENT = 255.0
+#: Largest ``|x|`` or ``|y|`` a stroke may have: far beyond any page, and small enough that the
+#: differences and products normalising and RDP take of coordinates stay finite.
+MAX_COORDINATE = 1e9
+#: Most points in one drawing read from a file: real ones have a few thousand; this bounds the
+#: work any one drawing can ask for.
+MAX_POINTS = 1_000_000
+#: Levels of the textbook RDP recursion before chords are also halved (see :func:`rdp_masks`).
+RDP_EXACT_DEPTH = 128
 
 
 class SketchError(ValueError):
@@ -45,6 +53,8 @@ class Stroke:
             raise SketchError("a stroke needs at least one point")
         if not np.isfinite(pts).all():
             raise SketchError("a stroke has a NaN or infinite coordinate")
+        if np.abs(pts[:, :2]).max() > MAX_COORDINATE:
+            raise SketchError(f"a stroke has a coordinate beyond ±{MAX_COORDINATE:g}")
         object.__setattr__(self, "points", _frozen(pts.copy() if pts is self.points else pts))
 
     @classmethod
@@ -174,12 +184,16 @@ def normalise(sketch: Sketch, extent: float = NORMALISED_EXTENT) -> Sketch:
     strokes = []
     for s in sketch.strokes:
         pts = s.points.copy()
-        pts[:, :2] = (pts[:, :2] - origin) * scale
+        if np.isfinite(scale):
+            pts[:, :2] = (pts[:, :2] - origin) * scale
+        else:  # an extent so small that extent / longer overflows: divide first
+            pts[:, :2] = (pts[:, :2] - origin) / longer * extent
         strokes.append(Stroke(pts))
     return sketch.with_strokes(strokes)
 
 
-def rdp_masks(strokes: Sequence[np.ndarray], epsilon: float) -> list[np.ndarray]:
+def rdp_masks(strokes: Sequence[np.ndarray], epsilon: float,
+              exact_depth: int | None = RDP_EXACT_DEPTH) -> list[np.ndarray]:
     """Ramer–Douglas–Peucker on every stroke at once: per stroke, a boolean mask of the points
     to keep (its two ends always kept).
 
@@ -188,46 +202,66 @@ def rdp_masks(strokes: Sequence[np.ndarray], epsilon: float) -> list[np.ndarray]
     start), run level by level so that each level is a handful of numpy operations over all
     strokes instead of one Python call per segment: live ink of a few hundred points takes a
     fraction of a millisecond, and no C extension is needed (the bundle ships without OpenCV).
+
+    A level costs one pass over the undecided points, and the textbook recursion can be as deep
+    as the stroke is long (a zigzag peels one point per level: O(n²), minutes for 200k points).
+    So from level ``exact_depth`` on, a chord that must be split is also split at its middle
+    point: every chord then at least halves per level, the depth is bounded by
+    ``exact_depth + log2(n)`` and the cost by O((exact_depth + log n) · n). Splitting more only
+    keeps more points, so every dropped point is still within ``epsilon`` of its chord. Real
+    drawings stay below the bound: ``benchmarks/rdp_bench.py`` simplifies every raw, simplified
+    and sketch-rnn drawing here (133,920 sketches, own and normalised frames) both ways and finds
+    identical masks, the deepest needing 72 levels. Pass ``exact_depth=None`` for the textbook
+    recursion at any depth.
     """
+    return _rdp(strokes, epsilon, exact_depth)[0]
+
+
+def _rdp(strokes: Sequence[np.ndarray], epsilon: float,
+         exact_depth: int | None) -> tuple[list[np.ndarray], int]:
+    """:func:`rdp_masks` and the number of levels it took (the benchmark reports the deepest)."""
     lens = np.array([len(xy) for xy in strokes], dtype=np.int64)
     if not len(lens):
-        return []
+        return [], 0
     xy = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in strokes])
+    x, y = xy[:, 0].copy(), xy[:, 1].copy()
     ends = np.cumsum(lens)
     starts = ends - lens
     keep = np.zeros(len(xy), dtype=bool)
     keep[starts[lens > 0]] = True
     keep[ends[lens > 0] - 1] = True
-    # Undecided points, in order, each with the ends (a, b) of the chord it lies under.
-    inner = lens > 2
-    i = np.concatenate([np.arange(s + 1, e - 1) for s, e in zip(starts[inner], ends[inner])]
-                       + [np.zeros(0, np.int64)])
-    a = np.repeat(starts[inner], lens[inner] - 2)
-    b = np.repeat(ends[inner] - 1, lens[inner] - 2)
+    # The undecided points, in order. The points strictly inside a chord are all undecided, so
+    # each chord is a run of consecutive indices, from one after its start to one before its end.
+    i = np.flatnonzero(~keep)
+    level = 0
     while len(i):
-        dx, dy = (xy[b] - xy[a]).T
-        rx, ry = (xy[i] - xy[a]).T
+        first = np.flatnonzero(np.r_[True, i[1:] != i[:-1] + 1])
+        counts = np.diff(np.r_[first, len(i)])
+        a, b = i[first] - 1, i[first + counts - 1] + 1
+        dx, dy = x[b] - x[a], y[b] - y[a]
         chord = np.hypot(dx, dy)
-        dist = np.where(chord > 0, np.abs(dx * ry - dy * rx) / np.where(chord > 0, chord, 1),
-                        np.hypot(rx, ry))
-        # Points under one chord are a contiguous run with the same start ``a``.
-        first = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-        group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(i)]))
+        closed = chord == 0
+        rx = x[i] - np.repeat(x[a], counts)
+        ry = y[i] - np.repeat(y[a], counts)
+        dist = np.abs(np.repeat(dx, counts) * ry - np.repeat(dy, counts) * rx)
+        dist /= np.repeat(np.where(closed, 1.0, chord), counts)
+        if closed.any():  # a closed chord measures the distance to its start
+            at_start = np.repeat(closed, counts)
+            dist[at_start] = np.hypot(rx[at_start], ry[at_start])
         farthest = np.maximum.reduceat(dist, first)
         splits = farthest > epsilon
         if not splits.any():
             break
-        hits = np.flatnonzero((dist == farthest[group]) & splits[group])
-        hits = hits[np.r_[True, group[hits][1:] != group[hits][:-1]]]  # first per chord
-        keep[i[hits]] = True
-        at = np.full(len(first), -1)
-        at[group[hits]] = i[hits]
-        at = at[group]
-        open_ = (at >= 0) & (i != at)       # still undecided, under a chord that was split
-        i, a, b, at = i[open_], a[open_], b[open_], at[open_]
-        left = i < at
-        a, b = np.where(left, a, at), np.where(left, at, b)
-    return np.split(keep, ends[:-1])
+        split_here = np.repeat(splits, counts)
+        hits = np.flatnonzero((dist == np.repeat(farthest, counts)) & split_here)
+        chord_of = np.searchsorted(first, hits, side="right")
+        hits = hits[np.r_[True, chord_of[1:] != chord_of[:-1]]]
+        keep[i[hits]] = True  # the first farthest point of each chord that splits
+        if exact_depth is not None and level >= exact_depth:
+            keep[(a + b)[splits] // 2] = True
+        i = i[split_here & ~keep[i]]
+        level += 1
+    return np.split(keep, ends[:-1]), level
 
 
 def simplify(sketch: Sketch, epsilon: float = RDP_EPSILON) -> Sketch:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sketch import Sketch, SketchError, Stroke
+from .sketch import MAX_COORDINATE, MAX_POINTS, Sketch, SketchError, Stroke
 
 
 def sketch_to_stroke3(sketch: Sketch) -> np.ndarray:
@@ -28,11 +28,18 @@ def sketch_to_stroke3(sketch: Sketch) -> np.ndarray:
 def stroke3_to_sketch(seq: np.ndarray, label: str | None = None,
                       source_id: str | None = None) -> Sketch:
     """Rebuild strokes from offsets; a trailing pen-down run still ends as a stroke."""
-    seq = np.asarray(seq, dtype=np.float64)
+    try:
+        seq = np.asarray(seq, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:  # not numbers, or ragged
+        raise SketchError(f"stroke-3 needs an (n, 3) array of numbers ({exc})") from None
     if seq.ndim != 2 or seq.shape[1] != 3:
         raise SketchError(f"stroke-3 needs shape (n, 3), got {seq.shape}")
+    if len(seq) > MAX_POINTS:
+        raise SketchError(f"more than {MAX_POINTS:,} points in one drawing")
     if not np.isfinite(seq).all():
         raise SketchError("stroke-3 sequence has a NaN or infinite value")
+    if len(seq) and np.abs(seq[:, :2]).max() > MAX_COORDINATE:  # the running sum stays finite
+        raise SketchError(f"stroke-3 offset beyond ±{MAX_COORDINATE:g}")
     if len(seq) == 0:
         return Sketch(label=label, source_id=source_id)
     xy = np.cumsum(seq[:, :2], axis=0)
