@@ -19,13 +19,21 @@ def test_splits_are_53_27_per_class_disjoint_and_seeded():
     assert np.array_equal(tr, again) and not np.array_equal(tr, other)
 
 
-def test_batches_have_distinct_classes_and_differ_by_rank():
+def test_batches_have_distinct_classes_and_ranks_share_out_one_epoch():
     tr, _ = split_indices(LABELS, 1)
-    b0 = list(DistinctClassBatches(LABELS, tr, 64, 5, seed=0, rank=0).epoch(0))
-    b1 = list(DistinctClassBatches(LABELS, tr, 64, 5, seed=0, rank=1).epoch(0))
-    for idx, _ in b0:
-        assert len(set(LABELS[idx])) == 64 and set(idx) <= set(tr)
-    assert not np.array_equal(b0[0][0], b1[0][0])
+    ranks = [DistinctClassBatches(LABELS, tr, 64, seed=0, rank=r, world=2) for r in (0, 1)]
+    assert ranks[0].global_batches == len(tr) // 64 == 207  # 2 of 13,250 sketches left out
+    epoch = [[next(b) for _ in range(s.batches_per_epoch)] for s, b in ((s, iter(s)) for s in ranks)]
+    assert [len(e) for e in epoch] == [103, 103]  # the 207th global batch would leave ranks unequal
+    for batch in epoch[0] + epoch[1]:
+        assert len(set(LABELS[batch.indices])) == 64 and set(batch.indices) <= set(tr)
+    seen = np.concatenate([b.indices for b in epoch[0] + epoch[1]])
+    assert len(set(seen.tolist())) == len(seen) == 206 * 64  # no sketch twice, across ranks
+    counts = np.bincount(LABELS[seen], minlength=250)
+    assert counts.max() - counts.min() <= 1  # the classes run down evenly
+    again = DistinctClassBatches(LABELS, tr, 64, seed=0, rank=0, world=2)
+    assert np.array_equal(next(iter(again)).indices, epoch[0][0].indices)
+    assert not np.array_equal(again.global_batch(1, 0), epoch[0][0].indices)  # a new epoch
 
 
 def test_views_paste_the_180_picture_into_224():

@@ -9,21 +9,30 @@ Protocol (papers.md §1): three random splits, per class 53 train / 27 test, spl
 seed ``s``. Training views: the picture rotated by a multiple of 5° in [-35°, 35°], maybe mirrored,
 pasted at a random place of the 224 canvas. Test views: centre and the four corners, each also
 mirrored (ten views).
+
+Training reads the cache through the same loader as the DSN (:func:`training.loader.make_loader`):
+:class:`DistinctClassBatches` deals each epoch's distinct-class batches to the ranks and
+:class:`TrainViews` augments them in the loader's workers.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from multiprocessing import Pool
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from sketchpad import preprocess as pp
 from sketchpad.datasets.tu_berlin import PER_CLASS, TuBerlin, read_png
+
+from ..loader import Batch, EpochBatches
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,7 @@ SIZE = 224
 TRAIN_PER_CLASS = 53
 ANGLES = np.arange(-35, 36, 5)
 ATTRIBUTION = "TU-Berlin sketch dataset, Eitz, Hays, Alexa 2012, CC BY 4.0"
+AUGMENT_STREAM = 0xA06  # keeps the views' generator apart from the batches' ``(seed, epoch)``
 
 
 def meta_path(cache: Path) -> Path:
@@ -140,28 +150,77 @@ def to_batch(canvases: list[np.ndarray], mean: float) -> np.ndarray:
     return np.stack([pp.to_tensor(c, mean) for c in canvases])
 
 
-class DistinctClassBatches:
+class DistinctClassBatches(EpochBatches):
     """Batches whose sketches all come from different classes (the paper: 64 sketches of 64
-    categories). Each class walks its own shuffled queue; the stream depends only on
-    ``(seed, rank, epoch)``, so a resumed run and each DDP rank get reproducible, different batches."""
+    categories), each training sketch at most once per epoch, across all ranks.
 
-    def __init__(self, labels: np.ndarray, indices: np.ndarray, batch: int, steps: int,
-                 seed: int, rank: int = 0):
+    Epoch ``e`` is drawn from ``(seed, e)`` alone, the same on every rank: every class queues its
+    sketches in a random order, and each global batch takes the next sketch of the ``batch``
+    classes with the most left (ties broken at random), so the classes run down evenly. The
+    epoch ends when fewer than ``batch`` classes have sketches left (fewer than ``batch``
+    sketches are left out); global batch ``j`` goes to rank ``j % world`` (see
+    :class:`~training.loader.EpochBatches`), so ranks never share a sketch within an epoch.
+    """
+
+    def __init__(self, labels: np.ndarray, indices: np.ndarray, batch: int, seed: int,
+                 rank: int = 0, world: int = 1):
+        super().__init__(rank, world)
         self.by_class = [indices[labels[indices] == c] for c in np.unique(labels[indices])]
         if batch > len(self.by_class):
             raise ValueError(f"batch {batch} > {len(self.by_class)} classes: cannot be distinct")
-        self.batch, self.steps, self.seed, self.rank = batch, steps, seed, rank
+        self.size, self.seed = batch, seed
+        self._global = len(self._plan(0))  # the same every epoch: it depends on the counts only
 
-    def epoch(self, epoch: int):
-        rng = np.random.default_rng([self.seed, self.rank, epoch])
-        queues = [list(rng.permutation(ix)) for ix in self.by_class]
-        for _ in range(self.steps):
-            out = []
-            for c in rng.choice(len(queues), self.batch, replace=False):
-                if not queues[c]:
-                    queues[c] = list(rng.permutation(self.by_class[c]))
-                out.append(int(queues[c].pop()))
-            yield np.array(out), rng
+    @property
+    def global_batches(self) -> int:
+        return self._global
+
+    def global_batch(self, epoch: int, number: int) -> np.ndarray:
+        return self._plan(epoch)[number]
+
+    @lru_cache(maxsize=2)
+    def _plan(self, epoch: int) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, epoch])
+        queues = [rng.permutation(ix) for ix in self.by_class]
+        left = np.array([len(q) for q in queues])
+        out = []
+        while (left > 0).sum() >= self.size:
+            ties = rng.random(len(queues))
+            chosen = np.lexsort((ties, -left))[:self.size]
+            out.append(np.array([queues[c][len(queues[c]) - left[c]] for c in chosen]))
+            left[chosen] -= 1
+        return out
+
+
+class TrainViews(Dataset):
+    """Augmented training canvases for the batches a :class:`DistinctClassBatches` names.
+
+    ``__getitems__(batch)`` returns ``{"x": float32 [B, 1, 224, 224], "y", "index"}``, the views
+    drawn from ``(seed, epoch, batch number)``, so they do not depend on the worker that makes
+    them. The cache is memory-mapped in the process that reads it.
+    """
+
+    def __init__(self, cache: Path, mean: float, seed: int):
+        self.cache, self.mean, self.seed = Path(cache), mean, seed
+
+    @property
+    def data(self) -> "TuBerlinCache":
+        return _load_cache(self.cache)
+
+    def __len__(self) -> int:
+        return len(self.data.labels)
+
+    def __getitems__(self, batch: Batch) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, AUGMENT_STREAM, batch.epoch, batch.number])
+        x = to_batch([augment(self.data.pictures[j], rng) for j in batch.indices], self.mean)
+        y = self.data.labels[batch.indices].astype(np.int64)
+        return {"x": torch.from_numpy(x), "y": torch.from_numpy(y),
+                "index": torch.from_numpy(np.asarray(batch.indices, np.int64))}
+
+
+@lru_cache(maxsize=2)
+def _load_cache(cache: Path) -> "TuBerlinCache":
+    return TuBerlinCache.load(cache)
 
 
 def main() -> None:

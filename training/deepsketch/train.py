@@ -5,18 +5,23 @@
 
 The defaults below are the paper's (papers.md §1); a config file (plain Python assignments) and
 then ``--key=value`` overrides change them; an unknown key is refused. The resolved config is
-saved in every checkpoint. ``RANK`` in the environment turns DDP on (gloo on CPU, nccl on CUDA);
-each rank draws its own distinct-class batches (seed offset by rank), rank 0 logs and checkpoints.
+saved in every checkpoint. ``RANK`` in the environment turns DDP on (:mod:`training.distributed`:
+gloo on CPU, NCCL on CUDA, one GPU per ``LOCAL_RANK``); the ranks share out each epoch's
+distinct-class batches (:class:`~training.deepsketch.data.DistinctClassBatches`, no sketch twice
+in an epoch), augmented in ``num_workers`` loader processes; rank 0 logs and checkpoints. A
+checkpoint (every epoch, and every ``ckpt_every`` steps) keeps the loader's position, so
+``--resume=True`` continues the same batches mid-epoch. Losses and hits are summed on the device
+and read every ``log_every`` steps and at the end of each epoch, never per step.
 
 Choices the paper leaves open, recorded here: the decay schedule is a linear warm-up then cosine to
 zero (the paper only says "reduced gradually" after 80 epochs); momentum stays 0.9; weight decay
-5e-4; an "epoch" is ``train size // (batch × world)`` steps.
+5e-4; an "epoch" is one pass of the distinct-class batches, ``train size // batch`` global
+batches dealt to the ranks.
 """
 from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,12 +29,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .. import configurator
-from .data import CACHE, TRAIN_PER_CLASS, DistinctClassBatches, TuBerlinCache, augment, canvas_mean, \
+from .. import distributed as D
+from ..loader import loader_state, make_loader, restore
+from .data import CACHE, TRAIN_PER_CLASS, DistinctClassBatches, TrainViews, TuBerlinCache, canvas_mean, \
     centre_view, split_indices, to_batch
 from .model import DeepSketch, DeepSketchConfig
 
@@ -50,6 +56,8 @@ warmup_steps = 0               # linear warm-up, then cosine to zero
 grad_clip = 0.0                # 0 = off
 seed = 1337                    # + rank
 threads = 0                    # torch.set_num_threads; 0 = leave torch's default
+num_workers = 0                # loader processes per rank (what a rank sees does not depend on it)
+ckpt_every = 0                 # also checkpoint every this many steps (0: at epoch ends only)
 cache = str(CACHE)
 out_dir = "runs/deepsketch/paper-split1"
 eval_items = 1000              # test sketches for the per-epoch single-view check (0 = none)
@@ -77,19 +85,6 @@ def lr_at(step: int, total: int, cfg: dict[str, Any]) -> float:
     return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def _setup_distributed() -> tuple[int, int, torch.device]:
-    if "RANK" not in os.environ:
-        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cuda = torch.cuda.is_available()
-    dist.init_process_group("nccl" if cuda else "gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if cuda:
-        local = int(os.environ.get("LOCAL_RANK", 0))
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu")
-
-
 @torch.no_grad()
 def quick_accuracy(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
                    device: torch.device, batch: int = 100) -> float:
@@ -107,13 +102,13 @@ def quick_accuracy(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean
 
 def train(cfg: dict[str, Any]) -> DeepSketch:
     """Run (or resume) one training; returns the trained model (unwrapped, on its device)."""
-    rank, world, device = _setup_distributed()
+    ctx = D.setup()
+    device = ctx.device
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
-    torch.manual_seed(cfg["seed"])  # same initial weights on every rank (DDP also broadcasts)
+    D.seed(cfg["seed"])  # same initial weights on every rank (DDP also broadcasts)
     out = Path(cfg["out_dir"])
-    master = rank == 0
-    if master:
+    if ctx.is_master:
         out.mkdir(parents=True, exist_ok=True)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                             handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")],
@@ -123,71 +118,89 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
     mean = canvas_mean(data.pictures[train_idx])
     mcfg = model_config(cfg, len(data.classes))
     model = DeepSketch(mcfg).to(device)
-    torch.manual_seed(cfg["seed"] + rank)  # dropout differs per rank
+    D.seed(cfg["seed"], ctx)  # dropout differs per rank
     opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
-    steps = len(train_idx) // (cfg["batch_size"] * world)
+    sampler = DistinctClassBatches(data.labels, train_idx, cfg["batch_size"], cfg["seed"],
+                                   ctx.rank, ctx.world)
+    loader = make_loader(TrainViews(Path(cfg["cache"]), mean, cfg["seed"]), sampler,
+                         cfg["num_workers"], pin_memory=device.type == "cuda")
+    steps = sampler.batches_per_epoch
     total = steps * cfg["epochs"]
-    start_epoch, wall = 0, 0.0
+    step, wall, saved_loader = 0, 0.0, None
     ckpt_path = out / "ckpt.pt"
     if cfg["resume"] and ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        start_epoch, wall = ck["epoch"] + 1, ck["train_seconds"]
-        if master:
-            log.info("resumed from %s at epoch %d", ckpt_path, start_epoch)
-    net = DistributedDataParallel(model) if world > 1 else model
-    batches = DistinctClassBatches(data.labels, train_idx, cfg["batch_size"], steps,
-                                   cfg["seed"], rank)
+        step = ck.get("step", (ck["epoch"] + 1) * steps)  # before issue 17: epoch ends only
+        wall, saved_loader = ck["train_seconds"], ck.get("loader")
+        if ctx.is_master:
+            log.info("resumed from %s at step %d (epoch %d)", ckpt_path, step, step // steps)
+    restore(loader, saved_loader, step)
+    net = DistributedDataParallel(model) if ctx.distributed else model
     eval_idx = np.random.default_rng(0).permutation(test_idx)[:cfg["eval_items"]]
-    if master:
+    if ctx.is_master:
         log.info("config %s", cfg)
         log.info("model %s, %d params, mean %.5f, world %d, %d steps/epoch, device %s",
-                 mcfg, sum(p.numel() for p in model.parameters()), mean, world, steps, device)
+                 mcfg, sum(p.numel() for p in model.parameters()), mean, ctx.world, steps, device)
+
+    def save() -> None:
+        D.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                       "epoch": step // steps - 1, "config": cfg,  # the last completed epoch
+                       "model_config": mcfg.to_dict(), "mean": mean, "split": cfg["split"],
+                       "world_size": ctx.world, "train_seconds": wall, "device": str(device),
+                       "loader": loader_state(loader), "command": " ".join(sys.argv)}, ckpt_path)
+
+    batches = iter(loader)
     model.train()
-    for epoch in range(start_epoch, cfg["epochs"]):
-        t0 = time.perf_counter()
-        seen, loss_sum, hit_sum = 0, 0.0, 0
-        bar = tqdm(batches.epoch(epoch), total=steps, desc=f"epoch {epoch}", disable=not master,
-                   mininterval=5)
-        for i, (idx, rng) in enumerate(bar):
-            step = epoch * steps + i
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, cfg)
-            x = torch.from_numpy(to_batch([augment(data.pictures[j], rng) for j in idx], mean))
-            y = torch.from_numpy(data.labels[idx].astype(np.int64))
-            logits = net(x.to(device)).logits
-            loss = torch.nn.functional.cross_entropy(logits, y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg["grad_clip"]:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
-            opt.step()
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss is {loss.item()} at step {step}: lower lr")
-            seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            hit_sum += int((logits.argmax(1).cpu() == y).sum())
-            if master and i % cfg["log_every"] == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr_at(step, total, cfg):.4f}")
-                log.info("epoch %d step %d/%d loss %.4f lr %.5f", epoch, i, steps, loss.item(),
-                         lr_at(step, total, cfg))
-        wall += time.perf_counter() - t0
-        if master:
-            acc = quick_accuracy(model, data, eval_idx, mean, device) if len(eval_idx) else float("nan")
-            log.info("epoch %d done: train loss %.4f, train acc %.4f, test centre-view acc (%d) %.4f, "
-                     "%.1f samples/s/rank, wall %.0f s", epoch, loss_sum / seen, hit_sum / seen,
-                     len(eval_idx), acc, seen / (time.perf_counter() - t0), wall)
-            tmp = out / "ckpt.pt.tmp"
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                        "config": cfg, "model_config": mcfg.to_dict(), "mean": mean,
-                        "split": cfg["split"], "world_size": world, "train_seconds": wall,
-                        "device": str(device), "command": " ".join(sys.argv)}, tmp)
-            tmp.replace(ckpt_path)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+    bar = tqdm(total=total, initial=step, disable=not ctx.is_master, mininterval=5)
+    t0 = time.perf_counter()
+    sums: dict[str, torch.Tensor | float] = {}
+    while step < total:
+        epoch, i = divmod(step, steps)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, cfg)
+        b = next(batches)
+        x, y = b["x"].to(device, non_blocking=True), b["y"].to(device, non_blocking=True)
+        logits = net(x).logits
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        opt.step()
+        step += 1
+        for k, v in {"loss": loss.detach() * len(y), "hits": (logits.argmax(1) == y).sum(),
+                     "seen": float(len(y))}.items():
+            sums[k] = sums[k] + v if k in sums else v  # device tensors: no sync here
+        bar.update(1)
+        if ctx.is_master and i % cfg["log_every"] == 0:
+            value = loss.item()  # one sync every log_every steps
+            if not math.isfinite(value):
+                raise FloatingPointError(f"loss is {value} at step {step - 1}: lower lr")
+            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr_at(step - 1, total, cfg):.4f}")
+            log.info("epoch %d step %d/%d loss %.4f lr %.5f", epoch, i, steps, value,
+                     lr_at(step - 1, total, cfg))
+        end_of_epoch = step % steps == 0
+        if end_of_epoch:
+            now = time.perf_counter()
+            wall += now - t0
+            totals = D.reduce_sums(sums, ctx)  # collective: every rank
+            sums = {}
+            if not math.isfinite(totals["loss"]):
+                raise FloatingPointError(f"mean loss of epoch {epoch} is {totals['loss']}: lower lr")
+            if ctx.is_master:
+                acc = quick_accuracy(model, data, eval_idx, mean, device) if len(eval_idx) else float("nan")
+                log.info("epoch %d done: train loss %.4f, train acc %.4f, test centre-view acc (%d) "
+                         "%.4f, %.1f samples/s/rank, wall %.0f s", epoch, totals["loss"] / totals["seen"],
+                         totals["hits"] / totals["seen"], len(eval_idx), acc,
+                         totals["seen"] / ctx.world / (now - t0), wall)
+            t0 = time.perf_counter()
+        if ctx.is_master and (end_of_epoch or (cfg["ckpt_every"] and step % cfg["ckpt_every"] == 0)):
+            save()
+    bar.close()
+    D.teardown(ctx)
     return model
 
 

@@ -2,35 +2,43 @@
 
 Every drawing is read through :mod:`sketchpad.datasets` into a :class:`~sketchpad.ink.Sketch` and
 turned into tensors only by :mod:`sketchpad.preprocess`, so training sees exactly what the app
-computes. The expensive part (normalise, simplify, render) is done once into ``cache/dsn/``:
+computes. The expensive part (normalise, simplify, render) is done once into a cache folder by
+:mod:`training.dsn.build` (streaming, a process pool, memory bounded whatever the size):
 
-* ``meta.json`` — classes, split protocol, caps, fitted preprocessing, what the filter dropped;
-* ``train/shard_XXX.npz`` — shuffled training drawings in shards, so a stream can hand whole
-  shards to each rank and worker (the same layout would hold the full 50 M drawings);
+* ``meta.json`` — classes, split protocol, caps, fitted preprocessing, what the filter dropped,
+  the training shards and their sizes;
+* ``train/<shard>/<key>.npy`` — the training rows (whole drawings and stroke prefixes) shuffled
+  over all classes into shards of ``shard_size``, each array memory-mapped on reading;
 * ``val.npz``, ``test.npz`` — the held-out splits, with source ids.
 
 Each shard holds ``img<S>`` (uint8 stroke-order canvases from :func:`~sketchpad.preprocess.order_canvas`
 for every size in ``SIZES``), ``strokes`` (float32 ``[n, T, 3]``, from
-:func:`~sketchpad.preprocess.stroke3_input`), ``lengths`` and ``labels``. A canvas becomes the
-model input with :func:`raster_tensor`, the same float32 operations as ``to_tensor``.
+:func:`~sketchpad.preprocess.stroke3_input`), ``lengths``, ``labels`` and ``source_ids``. A canvas
+becomes the model input with :func:`raster_tensor`, the same float32 operations as ``to_tensor``.
+Caches of the first layout (``train/shard_XXX.npz``, built before issue 17) read the same way.
+
+Training reads the shards through :class:`TrainShards` (a map-style dataset) and
+:class:`ShardBlockBatches` (exact epochs, shuffled from ``(seed, epoch)``) in
+:func:`training.loader.make_loader`.
 """
 from __future__ import annotations
 
+import itertools
 import json
-import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import Dataset
 
 from sketchpad import preprocess as pp
 from sketchpad.datasets.quickdraw import class_name, iter_ndjson, iter_sketchrnn_npz
 from sketchpad.ink import Sketch
 
-log = logging.getLogger(__name__)
+from ..loader import Batch, EpochBatches
 
 #: Raster sizes cached (96 is the DSN input; 28 and 64 for the paper's image-size study).
 SIZES = (28, 64, 96)
@@ -38,6 +46,7 @@ SPLITS = ("train", "val", "test")
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "quickdraw"
 DEFAULT_CACHE = REPO / "cache" / "dsn"
+FLIP_STREAM = 0xF11B  # keeps the flips' generator apart from the samplers' ``(seed, epoch, ...)``
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,16 @@ class DataConfig:
     entropy_high: float = 95.0
     shard_size: int = 1024
     classes: tuple[str, ...] = ()    # empty: every class with min_drawings
+    # Stroke prefixes (issue 18, "right earlier"): each kept training drawing of two or more
+    # strokes adds this many copies cut to its first ceil(f * n) strokes, f uniform in
+    # prefix_range, so the models learn what the live window shows mid-drawing.
+    prefix_copies: int = 1
+    prefix_range: tuple[float, float] = (0.2, 0.9)
+    # Scale: a class's drawings are its first max_per_class non-empty ones (0: all), read in
+    # file order, before the split; the stroke-3 scale and T are fitted on the first
+    # scale_sample training drawings of each class (>= train_cap: the whole capped split).
+    max_per_class: int = 0
+    scale_sample: int = 3000
 
 
 @dataclass
@@ -77,8 +96,7 @@ def vector_sources(root: Path) -> dict[str, tuple[Path, int]]:
         with path.open("rb") as f:
             found[class_name(path)] = (path, sum(1 for line in f if line.strip()))
     for path in sorted((root / "sketchrnn").glob("*.npz")):
-        with np.load(path, allow_pickle=True, encoding="latin1") as d:
-            n = len(d["sketches"])
+        n = sum(1 for _ in iter_sketchrnn_npz(path, keys=["sketches"]))  # read without pickle
         name = class_name(path)
         if n > found.get(name, (path, -1))[1]:
             found[name] = (path, n)
@@ -91,6 +109,13 @@ def read_class(path: Path) -> Iterator[Sketch]:
     return iter_ndjson(path)
 
 
+def class_sketches(path: Path, cfg: DataConfig) -> Iterator[Sketch]:
+    """A class's drawings as the protocol counts them: the non-empty ones, the first
+    ``cfg.max_per_class`` of them if set."""
+    sketches = (s for s in read_class(path) if not s.is_empty)
+    return itertools.islice(sketches, cfg.max_per_class or None)
+
+
 def choose_classes(root: Path, cfg: DataConfig) -> dict[str, Path]:
     """The classes the pack covers, sorted by name: ``cfg.classes`` or all with enough drawings."""
     sources = vector_sources(root)
@@ -99,18 +124,23 @@ def choose_classes(root: Path, cfg: DataConfig) -> dict[str, Path]:
     return {name: path for name, (path, n) in sources.items() if n >= cfg.min_drawings}
 
 
-def split_class(sketches: list[Sketch], cfg: DataConfig, class_index: int) -> dict[str, list[Sketch]]:
-    """Shuffle one class with ``(seed, class_index)`` and cut it 80/10/10; caps apply afterwards,
-    so a smaller cap never moves a drawing from one split to another."""
-    rng = np.random.default_rng([cfg.seed, class_index])
-    order = rng.permutation(len(sketches))
-    n = len(order)
+def split_indices(n: int, cfg: DataConfig, class_index: int) -> dict[str, np.ndarray]:
+    """Shuffle a class of ``n`` drawings with ``(seed, class_index)`` and cut it 80/10/10; caps
+    apply afterwards, so a smaller cap never moves a drawing from one split to another. Returns
+    the drawings' positions in the class, in split order."""
+    order = np.random.default_rng([cfg.seed, class_index]).permutation(n)
     n_train = int(round(cfg.fractions[0] * n))
     n_val = int(round(cfg.fractions[1] * n))
     parts = {"train": order[:n_train], "val": order[n_train:n_train + n_val],
              "test": order[n_train + n_val:]}
     caps = {"train": cfg.train_cap, "val": cfg.val_cap, "test": cfg.test_cap}
-    return {k: [sketches[i] for i in (v[:caps[k]] if caps[k] else v)] for k, v in parts.items()}
+    return {k: v[:caps[k]] if caps[k] else v for k, v in parts.items()}
+
+
+def split_class(sketches: list[Sketch], cfg: DataConfig, class_index: int) -> dict[str, list[Sketch]]:
+    """:func:`split_indices` applied to a class held in memory."""
+    return {k: [sketches[i] for i in v]
+            for k, v in split_indices(len(sketches), cfg, class_index).items()}
 
 
 def collect(root: Path, cfg: DataConfig) -> tuple[list[str], dict[str, Split], dict[str, int]]:
@@ -120,7 +150,7 @@ def collect(root: Path, cfg: DataConfig) -> tuple[list[str], dict[str, Split], d
     splits = {k: Split() for k in SPLITS}
     totals = {}
     for ci, (name, path) in enumerate(chosen.items()):
-        sketches = [s for s in read_class(path) if not s.is_empty]
+        sketches = list(class_sketches(path, cfg))
         totals[name] = len(sketches)
         for k, part in split_class(sketches, cfg, ci).items():
             splits[k].sketches.extend(part)
@@ -154,15 +184,44 @@ def entropy_keep(entropy: np.ndarray, labels: np.ndarray, low: float, high: floa
 # ----------------------------------------------------------------------------------------------
 # Fitting the preprocessing on the training split
 # ----------------------------------------------------------------------------------------------
-def fit_stroke3(sketches: list[Sketch], max_len_quantile: float = 95.0,
+@dataclass(frozen=True)
+class OffsetStats:
+    """Count, mean and sum of squared deviations of stroke-3 offsets (dx and dy together): the
+    moments of many drawings combine exactly (Chan et al.), so the scale is fitted in one
+    streaming pass per class and the classes are merged afterwards."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    @classmethod
+    def of(cls, raw: np.ndarray) -> "OffsetStats":
+        """The moments of one drawing's unscaled stroke-3 (:func:`sketchpad.preprocess.stroke3_raw`)."""
+        v = raw[:, :2].astype(np.float64).ravel()
+        mean = float(v.mean())
+        return cls(v.size, mean, float(((v - mean) ** 2).sum()))
+
+    @classmethod
+    def combine(cls, n: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> "OffsetStats":
+        """The moments of the union of groups given by their counts, means and ``m2``."""
+        n, mean, m2 = (np.asarray(a, np.float64) for a in (n, mean, m2))
+        total = n.sum()
+        if total == 0:
+            return cls()
+        mu = float((n * mean).sum() / total)
+        return cls(int(total), mu, float(m2.sum() + (n * (mean - mu) ** 2).sum()))
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.m2 / self.n))
+
+
+def fit_stroke3(stats: OffsetStats, lengths: np.ndarray, max_len_quantile: float = 95.0,
                 max_len_cap: int = 128) -> pp.Stroke3Spec:
-    """Scale = std of all raw training offsets (dx and dy together); ``max_len`` = the length
-    quantile rounded up to a multiple of 8, at most ``max_len_cap``."""
-    raws = [pp.stroke3_raw(s) for s in sketches]
-    offsets = np.concatenate([r[:, :2] for r in raws]).astype(np.float64)
-    lengths = np.array([len(r) for r in raws])
+    """Scale = std of all raw offsets of the fitting sample (dx and dy together); ``max_len`` =
+    the sample's length quantile rounded up to a multiple of 8, at most ``max_len_cap``."""
     q = int(np.ceil(np.percentile(lengths, max_len_quantile) / 8.0) * 8)
-    return pp.Stroke3Spec(scale=round(float(offsets.std()), 4), max_len=min(max_len_cap, q))
+    return pp.Stroke3Spec(scale=round(stats.std, 4), max_len=min(max_len_cap, q))
 
 
 def render(sketches: list[Sketch], labels: list[int], seq: pp.Stroke3Spec,
@@ -179,53 +238,37 @@ def render(sketches: list[Sketch], labels: list[int], seq: pp.Stroke3Spec,
     return out
 
 
+def stroke_prefixes(sketches: Iterable[Sketch], labels: Iterable[int], cfg: DataConfig,
+                    skip: int = 0) -> Iterator[tuple[Sketch, int]]:
+    """``cfg.prefix_copies`` random stroke prefixes of every sketch with two or more strokes,
+    drawn with ``(seed, "prefix")``; a prefix is never the whole sketch.
+
+    ``skip`` is the number of draws made for the drawings before these in the training order
+    (:func:`prefix_draws`), so one class cut on its own gets the prefixes it gets when the whole
+    training split is cut in one pass.
+    """
+    rng = np.random.default_rng([cfg.seed, 0x9E1F])
+    rng.bit_generator.advance(skip)  # one 64-bit draw per uniform
+    lo, hi = cfg.prefix_range
+    for sketch, label in zip(sketches, labels):
+        n = len(sketch.strokes)
+        if n < 2:
+            continue
+        for _ in range(cfg.prefix_copies):
+            prefix = sketch.prefix(float(rng.uniform(lo, hi)))
+            if len(prefix.strokes) < n:
+                yield prefix, int(label)
+
+
+def prefix_draws(stroke_counts: np.ndarray, cfg: DataConfig) -> int:
+    """Random draws :func:`stroke_prefixes` makes for drawings with these stroke counts."""
+    return int((np.asarray(stroke_counts) >= 2).sum()) * cfg.prefix_copies
+
+
 def raster_tensor(canvas: torch.Tensor, mean: float) -> torch.Tensor:
     """uint8 ``[N, S, S]`` → float32 ``[N, 1, S, S]``, bit-identical to :func:`sketchpad.preprocess.to_tensor`."""
     x = canvas.to(torch.float32) * torch.tensor(np.float32(1.0 / 255.0))
     return (x - torch.tensor(np.float32(mean))).unsqueeze(1)
-
-
-def build_cache(root: Path, out: Path, cfg: DataConfig = DataConfig(),
-                sizes: tuple[int, ...] = SIZES) -> dict:
-    """Read, split, fit, filter, render and shard; returns (and writes) ``meta.json``."""
-    out.mkdir(parents=True, exist_ok=True)
-    classes, splits, totals = collect(root, cfg)
-    train = splits["train"]
-    seq = fit_stroke3(train.sketches)
-    arrays = {k: render(v.sketches, v.labels, seq, sizes) for k, v in splits.items()}
-    tr = arrays["train"]
-    ent = np.array([histogram_entropy(c) for c in tr["img96" if 96 in sizes else f"img{sizes[-1]}"]])
-    keep = entropy_keep(ent, tr["labels"], cfg.entropy_low, cfg.entropy_high)
-    dropped = np.bincount(tr["labels"][~keep], minlength=len(classes))
-    mean = float(tr[f"img{max(sizes)}"][keep].mean() / 255.0)
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(np.flatnonzero(keep))
-    (out / "train").mkdir(exist_ok=True)
-    for old in (out / "train").glob("shard_*.npz"):
-        old.unlink()
-    n_shards = 0
-    for n_shards, start in enumerate(range(0, len(order), cfg.shard_size), 1):
-        idx = order[start:start + cfg.shard_size]
-        np.savez(out / "train" / f"shard_{n_shards - 1:03d}.npz", **{k: v[idx] for k, v in tr.items()})
-    for k in ("val", "test"):
-        ids = np.array([s.source_id or "" for s in splits[k].sketches])
-        np.savez(out / f"{k}.npz", source_ids=ids, **arrays[k])
-    counts = {k: np.bincount(np.asarray(v.labels, int), minlength=len(classes)).tolist()
-              for k, v in splits.items()}
-    meta = {
-        "classes": classes,
-        "data": {**asdict(cfg), "root": str(root)},
-        "drawings_per_class": [totals[c] for c in classes],
-        "split_counts": counts,
-        "entropy_dropped_per_class": dropped.tolist(),
-        "train_kept": int(keep.sum()),
-        "n_shards": n_shards,
-        "stroke3": seq.to_dict(),
-        "order_raster_mean": mean,
-        "sizes": list(sizes),
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta
 
 
 def load_meta(cache: Path) -> dict:
@@ -239,58 +282,143 @@ def load_split(cache: Path, split: str, size: int | None = None) -> dict[str, np
         return {k: d[k] for k in keys}
 
 
-class ShardStream(IterableDataset):
-    """An endless shuffled stream of training samples, sharded by rank and worker.
+class TrainShards(Dataset):
+    """The training rows of a cache as a map-style dataset of whole batches.
 
-    Shard ``i`` belongs to reader ``i % readers`` (reader = rank × workers + worker), so no two
-    readers see the same drawing and nothing has to fit in memory beyond one shard. Each pass
-    reshuffles the shard order and the samples within a shard with ``(seed, pass, reader)``.
-    Training is counted in steps, not passes, so ranks never wait on an uneven last batch.
-    Horizontal flips (raster mirrored, ``dx`` negated) are applied with probability ``flip``.
+    ``__getitems__(batch)`` returns ``{"img", "strokes", "lengths", "labels", "index"}`` for the
+    rows a :class:`~training.loader.Batch` names, in its order; ``img`` stays uint8 (the model
+    input is :func:`raster_tensor` of it, on the device). Horizontal flips (raster mirrored,
+    ``dx`` negated) are drawn with probability ``flip`` from ``(seed, epoch, batch number)``
+    (tagged with ``FLIP_STREAM``).
+    Shards are opened lazily in the process that reads them (memory-mapped ``.npy``; a shard
+    of the first layout is an ``.npz`` loaded whole, a few at a time).
     """
 
-    def __init__(self, cache: Path, size: int, rank: int = 0, world: int = 1,
-                 seed: int = 0, flip: float = 0.5):
-        self.files = sorted((Path(cache) / "train").glob("shard_*.npz"))
-        if not self.files:
-            raise FileNotFoundError(f"no training shards under {cache}/train (build the cache)")
-        self.size, self.rank, self.world, self.seed, self.flip = size, rank, world, seed, flip
+    def __init__(self, cache: Path, size: int, seed: int = 0, flip: float = 0.5):
+        self.cache, self.size, self.seed, self.flip = Path(cache), size, seed, flip
+        self.shards = shard_table(self.cache)
+        self.offsets = np.concatenate([[0], np.cumsum([n for _, n in self.shards])])
+        self.keys = (f"img{size}", "strokes", "lengths", "labels")
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitems__(self, batch: Batch) -> dict[str, torch.Tensor]:
+        rows = np.asarray(batch.indices, np.int64)
+        shard = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = {k: [] for k in self.keys}
+        order = np.argsort(shard, kind="stable")
+        for s in np.unique(shard):
+            local = rows[shard == s] - self.offsets[s]
+            arrays = _open_shard(self.cache / "train" / self.shards[s][0], self.keys)
+            for k in self.keys:
+                out[k].append(arrays[k][local])
+        back = np.argsort(order, kind="stable")
+        img, strokes, lengths, labels = (np.concatenate(out[k])[back] for k in self.keys)
+        rng = np.random.default_rng([self.seed, FLIP_STREAM, batch.epoch, batch.number])
+        flip = rng.random(len(rows)) < self.flip
+        img[flip] = img[flip][:, :, ::-1]
+        strokes[flip] = strokes[flip] * np.array([-1, 1, 1], np.float32)
+        return {"img": torch.from_numpy(img), "strokes": torch.from_numpy(strokes),
+                "lengths": torch.from_numpy(lengths.astype(np.int64)),
+                "labels": torch.from_numpy(labels.astype(np.int64)), "index": torch.from_numpy(rows)}
+
+
+def shard_table(cache: Path) -> list[tuple[str, int]]:
+    """``(name, rows)`` of each training shard, from ``meta.json`` (or, for a cache of the first
+    layout, from the ``.npz`` files themselves)."""
+    meta = load_meta(cache)
+    if "train_shards" in meta:
+        return [(name, int(n)) for name, n in meta["train_shards"]]
+    files = sorted((Path(cache) / "train").glob("shard_*.npz"))
+    if not files:
+        raise FileNotFoundError(f"no training shards under {cache}/train (build the cache)")
+    table = []
+    for f in files:
+        with np.load(f) as d:
+            table.append((f.name, len(d["labels"])))
+    return table
+
+
+@lru_cache(maxsize=16)  # two blocks of shards
+def _open_shard(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if path.suffix == ".npz":
+        with np.load(path) as d:
+            return {k: d[k] for k in keys}
+    return {k: np.load(path / f"{k}.npy", mmap_mode="r") for k in keys}
+
+
+class ShardBlockBatches(EpochBatches):
+    """Exact epochs over the training shards, shuffled from ``(seed, epoch)`` with locality.
+
+    Epoch ``e``: the shards are permuted with ``(seed, e)`` and taken ``block`` at a time; the
+    rows of block ``b`` are permuted with ``(seed, e, b)``; the epoch is the concatenation, cut
+    into global batches of ``batch`` rows. Every row appears once per epoch; the
+    ``N mod (batch × world)`` rows at the end of the epoch's order are dropped (a different
+    set each epoch), or with ``drop_last=False`` the last global batches are filled from the
+    start of the same order (``DistributedSampler``'s padding). The builder shuffles all
+    classes into every shard, so a block of shards is a uniform sample of the data and only
+    ``block`` shards are read at a time.
+    """
+
+    def __init__(self, shard_rows: list[int], batch: int, rank: int = 0, world: int = 1,
+                 seed: int = 0, block: int = 8, drop_last: bool = True):
+        super().__init__(rank, world)
+        self.rows = np.asarray(shard_rows, np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.rows)])
+        self.size, self.seed, self.block, self.drop_last = batch, seed, block, drop_last
+        n, step = int(self.offsets[-1]), batch * world
+        self.n = n
+        self._global = (n // step if drop_last else -(-n // step)) * world
+
+    @property
+    def global_batches(self) -> int:
+        return self._global
+
+    def global_batch(self, epoch: int, number: int) -> np.ndarray:
+        positions = np.arange(number * self.size, (number + 1) * self.size) % self.n
+        blocks, ends = self._plan(epoch)
+        which = np.searchsorted(ends, positions, side="right")
+        out = np.empty(len(positions), np.int64)
+        for b in np.unique(which):
+            mask = which == b
+            start = int(ends[b - 1]) if b else 0
+            out[mask] = self._block_rows(epoch, int(b), blocks[b])[positions[mask] - start]
+        return out
+
+    @lru_cache(maxsize=2)
+    def _plan(self, epoch: int) -> tuple[list[tuple[int, ...]], np.ndarray]:
+        """The epoch's blocks of shards and the position where each block ends."""
+        perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
+        blocks = [tuple(int(s) for s in perm[i:i + self.block]) for i in range(0, len(perm), self.block)]
+        return blocks, np.cumsum([self.rows[list(b)].sum() for b in blocks])
+
+    @lru_cache(maxsize=4)
+    def _block_rows(self, epoch: int, b: int, shards: tuple[int, ...]) -> np.ndarray:
+        rows = np.concatenate([np.arange(self.offsets[s], self.offsets[s + 1]) for s in shards])
+        return np.random.default_rng([self.seed, epoch, b]).permutation(rows)
+
+
+class ShardStream:
+    """One rank's training rows one at a time, in the order of :class:`ShardBlockBatches` with
+    batches of one: ``(img, strokes, length, label)`` tensors, for tools that want samples
+    rather than a loader (the export's PCA fit)."""
+
+    def __init__(self, cache: Path, size: int, rank: int = 0, world: int = 1, seed: int = 0,
+                 flip: float = 0.5):
+        self.data = TrainShards(cache, size, seed, flip)
+        self.batches = ShardBlockBatches([n for _, n in self.data.shards], 1, rank, world, seed)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        info = get_worker_info()
-        workers, worker = (info.num_workers, info.id) if info else (1, 0)
-        readers = self.world * workers
-        reader = self.rank * workers + worker
-        mine = self.files[reader::readers] or [self.files[reader % len(self.files)]]
-        epoch = 0
-        while True:
-            rng = np.random.default_rng([self.seed, epoch, reader])
-            for f in rng.permutation(len(mine)):
-                with np.load(mine[f]) as d:
-                    img, strokes = d[f"img{self.size}"], d["strokes"]
-                    lengths, labels = d["lengths"], d["labels"]
-                for i in rng.permutation(len(labels)):
-                    im, st = img[i], strokes[i]
-                    if rng.random() < self.flip:
-                        im = im[:, ::-1]
-                        st = st * np.array([-1, 1, 1], np.float32)
-                    yield (torch.from_numpy(np.ascontiguousarray(im)), torch.from_numpy(st),
-                           torch.tensor(lengths[i]), torch.tensor(labels[i]))
-            epoch += 1
+        for batch in self.batches:
+            d = self.data.__getitems__(batch)
+            yield d["img"][0], d["strokes"][0], d["lengths"][0], d["labels"][0]
 
 
 def main() -> None:
-    """``python -m training.dsn.data [data_root] [cache_dir]``: build the cache with the defaults."""
-    import sys
-    import time
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_ROOT
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_CACHE
-    t0 = time.time()
-    meta = build_cache(root, out)
-    log.info("cache %s: %d classes, %d training drawings kept, %d dropped by entropy, %.0f s",
-             out, len(meta["classes"]), meta["train_kept"], sum(meta["entropy_dropped_per_class"]),
-             time.time() - t0)
+    """``python -m training.dsn.data [options]``: build the cache (see :mod:`training.dsn.build`)."""
+    from .build import main as build_main
+    build_main()
 
 
 if __name__ == "__main__":

@@ -207,18 +207,21 @@ class DSN(nn.Module):
         logits = self.fusion.head(self.fusion.drop(fused))
         return DSNOutput(logits, branch, emb, maps, fused)
 
-    def loss(self, out: DSNOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy of the answer, plus the branches' own (fused kinds), plus α·center loss."""
+    def loss(self, out: DSNOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Cross-entropy of the answer, plus the branches' own (fused kinds), plus α·center loss.
+
+        The parts come back as detached device tensors: reading them (``.item()``) waits for the
+        GPU, so the trainer sums them and reads them only when it logs."""
         ce = F.cross_entropy(out.logits, y)
-        total, parts = ce, {"ce": ce.item()}
+        total, parts = ce, {"ce": ce.detach()}
         if self.fusion is not None and self.cfg.fusion.aux_weight > 0:
             aux = sum(F.cross_entropy(b, y) for b in out.branch_logits.values())
             total = total + self.cfg.fusion.aux_weight * aux
-            parts["aux"] = aux.item()
+            parts["aux"] = aux.detach()
         if self.centers is not None:
             center = center_loss(out.fused, self.centers, y)
             total = total + self.cfg.fusion.center_alpha * center
-            parts["center"] = center.item()
+            parts["center"] = center.detach()
         return total, parts
 
 

@@ -5,29 +5,31 @@ some of these names, e.g. ``training/config/dsn_dsnplus.py``) and then ``--key=v
 override them; an unknown key is refused. The resolved configuration is saved in every checkpoint.
 
 One process on a CPU by default. Under ``torchrun`` (``RANK`` set) it runs DistributedDataParallel
-with gloo on CPUs or NCCL on GPUs; each rank streams its own training shards
-(:class:`~training.dsn.data.ShardStream`), so the same code covers one laptop and many GPUs.
-Training is counted in steps (``epochs`` × kept training drawings / global batch).
+with gloo on CPUs or NCCL on GPUs (:mod:`training.distributed`); each rank takes its own batches
+of every exact epoch (:class:`~training.dsn.data.ShardBlockBatches` through
+:func:`training.loader.make_loader`), so the same code covers one laptop and many GPUs (multi-node
+``torchrun`` flags in ``docs/training-at-scale.md``). Training is counted in steps
+(``epochs`` × batches per rank per epoch); a checkpoint keeps the loader's position, so
+``--resume=True`` continues the same sequence of batches mid-epoch. Losses are summed on the
+device and read (all-reduced over ranks) only every ``log_interval`` steps.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .. import distributed as D
 from ..configurator import configure
-from .data import DEFAULT_CACHE, ShardStream, load_meta, load_split, raster_tensor
+from ..loader import loader_state, make_loader, restore
+from .data import DEFAULT_CACHE, ShardBlockBatches, TrainShards, load_meta, load_split, raster_tensor
 from .metrics import map_at_k, predict, top1
 from .model import DSN, CNNConfig, DSNConfig, FusionConfig, RNNConfig
 
@@ -57,7 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "flip": 0.5,
     "eval_interval": 250,
     "log_interval": 25,
-    "num_workers": 0,
+    "num_workers": 0,              # loader processes per rank (what a rank sees does not depend on it)
+    "shard_block": 8,              # shards shuffled together (ShardBlockBatches)
     "threads": 1,
     "seed": 1337,
     "resume": False,
@@ -107,22 +110,16 @@ def evaluate_val(model: DSN, cache: Path, size: int, mean: float) -> dict[str, f
 
 def run(cfg: dict[str, Any]) -> DSN:
     """Train as configured and return the (unwrapped) model; rank 0 writes logs and checkpoints."""
-    distributed = "RANK" in os.environ
-    if distributed:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
-    else:
-        rank, world = 0, 1
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-                          if torch.cuda.is_available() else "cpu")
+    ctx = D.setup()
+    device = ctx.device
     torch.set_num_threads(cfg["threads"])
-    torch.manual_seed(cfg["seed"])
-    master = rank == 0
+    D.seed(cfg["seed"])  # the same initial weights on every rank
     out_dir, cache = Path(cfg["out_dir"]), Path(cfg["cache"])
     meta = load_meta(cache)
     mean = meta["order_raster_mean"]
     mcfg = model_config(cfg, len(meta["classes"]))
     model = DSN(mcfg).to(device)
+    D.seed(cfg["seed"], ctx)  # dropout differs per rank
     base_lr = learning_rate(cfg)
     centers = [model.centers] if model.centers is not None else []
     others = [p for p in model.parameters() if all(p is not c for c in centers)]
@@ -130,37 +127,46 @@ def run(cfg: dict[str, Any]) -> DSN:
     if centers:
         groups.append({"params": centers, "lr": cfg["center_lr"], "scale": cfg["center_lr"] / base_lr})
     opt = torch.optim.Adam(groups)
-    max_iters = math.ceil(cfg["epochs"] * meta["train_kept"] / (cfg["batch_size"] * world))
-    step, elapsed, history = 0, 0.0, []
+    data = TrainShards(cache, cfg["image_size"], cfg["seed"], cfg["flip"])
+    sampler = ShardBlockBatches([n for _, n in data.shards], cfg["batch_size"], ctx.rank, ctx.world,
+                                cfg["seed"], cfg["shard_block"])
+    loader = make_loader(data, sampler, cfg["num_workers"], pin_memory=device.type == "cuda")
+    max_iters = math.ceil(cfg["epochs"] * sampler.batches_per_epoch)
+    step, elapsed, history, saved_loader = 0, 0.0, [], None
     ckpt_path = out_dir / "ckpt.pt"
     if cfg["resume"] and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         step, elapsed, history = ck["step"], ck["wall_seconds"], ck["history"]
-    net = DistributedDataParallel(model) if distributed else model
-    stream = ShardStream(cache, cfg["image_size"], rank, world, cfg["seed"] + step, cfg["flip"])
-    loader = iter(DataLoader(stream, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"]))
-    if master:
+        saved_loader = ck.get("loader")
+    restore(loader, saved_loader, step)
+    net = DistributedDataParallel(model) if ctx.distributed else model
+    if ctx.is_master:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         log = (out_dir / "log.jsonl").open("a")
 
     def save() -> None:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                    "config": cfg, "model_config": mcfg.to_dict(), "classes": meta["classes"],
-                    "order_raster_mean": mean, "stroke3": meta["stroke3"],
-                    "max_iters": max_iters, "world_size": world, "wall_seconds": elapsed,
-                    "history": history, "argv": sys.argv}, ckpt_path)
+        D.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                       "config": cfg, "model_config": mcfg.to_dict(), "classes": meta["classes"],
+                       "order_raster_mean": mean, "stroke3": meta["stroke3"],
+                       "max_iters": max_iters, "world_size": ctx.world, "wall_seconds": elapsed,
+                       "history": history, "loader": loader_state(loader), "argv": sys.argv},
+                      ckpt_path)
 
-    bar = tqdm(total=max_iters, initial=step, disable=not master, dynamic_ncols=True)
-    t_last, seen = time.time(), 0
+    bar = tqdm(total=max_iters, initial=step, disable=not ctx.is_master, dynamic_ncols=True)
+    t_last = time.time()
+    sums: dict[str, torch.Tensor | float] = {}
+    batches = iter(loader)
     model.train()
     while step < max_iters:
         lr = lr_at(step, max_iters, base_lr, cfg)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
-        img, strokes, lengths, y = (t.to(device) for t in next(loader))
+        b = next(batches)
+        img, strokes, lengths, y = (b[k].to(device, non_blocking=True)
+                                    for k in ("img", "strokes", "lengths", "labels"))
         out = net(raster_tensor(img, mean), strokes, lengths)
         loss, parts = model.loss(out, y)
         opt.zero_grad(set_to_none=True)
@@ -169,28 +175,33 @@ def run(cfg: dict[str, Any]) -> DSN:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         opt.step()
         step += 1
-        seen += len(y) * world
+        for k, v in {"loss": loss.detach(), **parts, "steps": 1.0, "samples": float(len(y))}.items():
+            sums[k] = sums[k] + v if k in sums else v  # device tensors: no sync here
         bar.update(1)
         last = step == max_iters
-        if master and (step % cfg["log_interval"] == 0 or last):
+        if step % cfg["log_interval"] == 0 or last:  # every rank: the reduction is collective
+            totals = D.reduce_sums(sums, ctx)
+            sums = {}
             now = time.time()
             elapsed += now - t_last
-            rate = seen / (now - t_last)
-            t_last, seen = now, 0
-            rec = {"step": step, "lr": lr, "loss": loss.item(), **parts,
+            rate = totals.pop("samples") / (now - t_last)
+            n = totals.pop("steps")  # summed over the ranks too
+            rec = {"step": step, "lr": lr, **{k: v / n for k, v in totals.items()},
                    "samples_per_s": rate, "wall_seconds": elapsed}
-            if step % cfg["eval_interval"] == 0 or last:
-                rec.update(evaluate_val(model, cache, cfg["image_size"], mean))
-                history.append(rec)
-                save()
-                t_last = time.time()
-            bar.set_postfix(loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            t_last = now
+            if not math.isfinite(rec["loss"]):
+                raise FloatingPointError(f"loss is {rec['loss']} at step {step}: lower the learning rate")
+            if ctx.is_master:
+                if step % cfg["eval_interval"] == 0 or last:
+                    rec.update(evaluate_val(model, cache, cfg["image_size"], mean))
+                    history.append(rec)
+                    save()
+                    t_last = time.time()
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
     bar.close()
-    if distributed:
-        dist.barrier()
-        dist.destroy_process_group()
+    D.teardown(ctx)
     return model
 
 
