@@ -101,7 +101,9 @@ def build_bench_pack(out: Path, size: int = 20000, steps: int = 40) -> Path:
 
 
 class Heartbeat:
-    """The longest gap between 5 ms timer ticks on the GUI thread since :meth:`reset`."""
+    """The longest gap between 5 ms timer ticks on the GUI thread since :meth:`reset`: in wall
+    time (what a user sees, the machine's other load included) and in the GUI thread's own CPU
+    time (``time.thread_time``: what our code cost in that gap, however busy the machine)."""
 
     def __init__(self):
         from PySide6.QtCore import QTimer
@@ -112,13 +114,14 @@ class Heartbeat:
         self.timer.start()
 
     def reset(self) -> None:
-        self.last = time.perf_counter()
-        self.longest = 0.0
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        self.longest = self.longest_cpu = 0.0
 
     def _beat(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.longest = max(self.longest, now - self.last)
-        self.last = now
+        self.longest_cpu = max(self.longest_cpu, cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
 
 
 def run_until(app, done, limit_s: float = 120.0, settle_s: float = 0.1) -> float:
@@ -158,7 +161,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from common import window_on_pack
-    from sketchpad.app.teaching import DepthExplorer, EmbeddingMap, NetworkView, PackReport
+    from sketchpad.app.teaching import VIEWS, DepthExplorer, EmbeddingMap, PackReport
     from sketchpad.ink import Sketch
 
     pack_dir = args.pack or Path(tempfile.mkdtemp()) / "bench"
@@ -187,16 +190,18 @@ def main() -> None:
     threads = QThreadPool.globalInstance().maxThreadCount()
     print(f"pack {pack.name}: {n:,} gallery sketches, {len(pack.pack.classes)} classes; "
           f"{threads} worker threads")
-    print(f"{'view / action':48s} {'ready (ms)':>10s} {'longest GUI stall (ms)':>23s}")
+    print(f"{'view / action':48s} {'ready (ms)':>10s} {'longest GUI stall (ms)':>23s} "
+          f"{'longest GUI CPU slice (ms)':>26s}")
 
     def report(name: str, seconds: float) -> None:
-        print(f"{name:48s} {1000 * seconds:10.0f} {1000 * beat.longest:23.1f}")
+        print(f"{name:48s} {1000 * seconds:10.0f} {1000 * beat.longest:23.1f} "
+              f"{1000 * beat.longest_cpu:26.1f}")
 
     beat.reset()
     run_until(app, lambda: False, limit_s=2.0, settle_s=0.0)
     report("idle event loop for 2 s (baseline)", 2.0)
     views = {}
-    for cls in (DepthExplorer, EmbeddingMap, NetworkView, PackReport):
+    for _, cls in VIEWS:
         run_until(app, lambda: True)
         beat.reset()
         t0 = time.perf_counter()
@@ -243,6 +248,15 @@ def main() -> None:
         app.processEvents()
     run_until(app, lambda: not panel.busy)
     report("map: 10 wheel zooms (re-rasterised)", time.perf_counter() - t0)
+    pack_report = views[PackReport]
+    beat.reset()
+    t0 = time.perf_counter()
+    for tab in pack_report.figure_tabs.values():   # each figure is drawn when first shown
+        if pack_report.tabs.isTabVisible(pack_report.tabs.indexOf(tab)):
+            pack_report.tabs.setCurrentWidget(tab)
+            run_until(app, lambda: not pack_report.busy, settle_s=0.0)
+    report("report: every figure tab shown once", time.perf_counter() - t0)
+    pack_report.tabs.setCurrentIndex(0)
     t0 = time.perf_counter()
     for _ in range(20):
         panel.repaint()
@@ -251,40 +265,94 @@ def main() -> None:
     if args.screenshots:
         window.document.load(drawn[0])
         explorer.source.setCurrentIndex(0)
-        save_screenshots(app, views, args.screenshots)
+        save_screenshots(app, views, args.screenshots, drawn)
     window.close()
     window.shutdown()
 
 
-def save_screenshots(app, views: dict, out: Path) -> None:
-    """One picture per view (several for the report's tabs), with a hover preview on the map."""
+def save_screenshots(app, views: dict, out: Path, drawn: list) -> None:
+    """One picture per view (several for the map, the report's tabs and the challenge), with a
+    hover preview on the map and a challenge round played with the drawings ``drawn``."""
     from PySide6.QtCore import QPoint
     from PySide6.QtTest import QTest
 
-    from sketchpad.app.teaching import DepthExplorer, EmbeddingMap, NetworkView, PackReport
+    from sketchpad.app.teaching import (ChallengeMode, DepthExplorer, EmbeddingMap, NetworkView,
+                                        PackReport, StrokeView)
     out.mkdir(parents=True, exist_ok=True)
     for view in views.values():
         if isinstance(view, EmbeddingMap):
             for panel in view.panels.values():
                 panel.mouseDoubleClickEvent(None)      # whole map again after the zooms
         run_until(app, lambda: not view.busy, settle_s=0.5)
-    explorer = views[DepthExplorer]
-    explorer.grab().save(str(out / "teach_depth.png"))
+    views[DepthExplorer].grab().save(str(out / "teach_depth.png"))
     emap = views[EmbeddingMap]
-    panel = emap.panels[list(emap.panels)[-1]]
-    placement = emap.placements.get(panel.depth)
-    if placement is not None:    # hover the current sketch's nearest gallery neighbour
-        target = panel.frame().to_pixels(panel.positions[placement.neighbours[0]])
-        QTest.mouseMove(panel, QPoint(int(target[0]), int(target[1])))
-        run_until(app, lambda: True, settle_s=0.3)
-    emap.grab().save(str(out / "teach_map.png"))
+    for i in range(emap.method.count()):
+        emap.method.setCurrentIndex(i)
+        run_until(app, lambda: not emap.busy and bool(emap.placements), settle_s=0.5)
+        panel = emap.panels[list(emap.panels)[-1]]
+        placement = emap.placements.get(panel.depth)
+        if placement is not None:    # hover the current sketch's nearest gallery neighbour
+            target = panel.frame().to_pixels(panel.positions[placement.neighbours[0]])
+            QTest.mouseMove(panel, QPoint(int(target[0]), int(target[1])))
+            run_until(app, lambda: True, settle_s=0.3)
+        name = "teach_map.png" if emap.current_method() == "tsne" else "teach_map_pca.png"
+        emap.grab().save(str(out / name))
     views[NetworkView].grab().save(str(out / "teach_network.png"))
+    views[StrokeView].grab().save(str(out / "teach_strokes.png"))
     report = views[PackReport]
-    for i, name in enumerate(["metrics", "confusion", "per_class", "hardest", "fraction"]):
+    names = {"results": 0}
+    for key in ("confusion_matrix", "per_class_accuracy", "hardest_confusions",
+                "accuracy_vs_fraction", "calibration"):
+        names[key] = report.tabs.indexOf(report.figure_tabs[key])
+    names["all"] = report.tabs.count() - 1
+    for name, i in names.items():
+        if not report.tabs.isTabVisible(i):
+            continue
         report.tabs.setCurrentIndex(i)
-        run_until(app, lambda: True, settle_s=0.3)
+        run_until(app, lambda: not report.busy, settle_s=0.3)
         report.grab().save(str(out / f"teach_report_{name}.png"))
+    play_challenge(app, views[ChallengeMode], drawn, out)
     print(f"screenshots in {out}")
+
+
+def play_challenge(app, view, drawn: list, out: Path) -> None:
+    """A round played stroke by stroke with real Quick, Draw! drawings of each word, on a clock
+    that moves a second per stroke; pictures mid-turn and of the results. The round's words are
+    drawn (first seed that works) from the classes Quick, Draw! has, so each can be played."""
+    from sketchpad.app.teaching.challenge import PAUSE
+    from sketchpad.app.teaching.game import pick_words
+    from sketchpad.datasets.quickdraw import iter_ndjson
+    from sketchpad.ink import Stroke
+    from training.teaching_drawing import shared_classes
+
+    pack = view.state.pack()
+    files = shared_classes(pack.pack.classes, DATA / "quickdraw" / "simplified")
+    view.seed = next(seed for seed in range(1000)
+                     if all(w in files for w in pick_words(pack.pack.classes, seed=seed)))
+    now = [0.0]
+    view.clock = lambda: now[0]
+    view.start_round()
+    view.timer.stop()
+    shot = False
+    for turn in view.round.turns:
+        drawing = next(s for s in iter_ndjson(files[turn.word]) if len(s.strokes) > 2)
+        for j, stroke in enumerate(drawing.strokes):
+            if not view.round.playing:
+                break
+            now[0] += 1.0                    # a second to draw each stroke
+            view.tick()
+            view.document.add_stroke(Stroke(stroke.points))
+            run_until(app, lambda: not view.busy, settle_s=0.05)
+            if not shot and j >= 1 and view.round.playing:   # mid-turn, still guessing
+                view.grab().save(str(out / "teach_challenge_play.png"))
+                shot = True
+        if view.round.playing:
+            now[0] += 30
+            view.tick()
+        now[0] += PAUSE
+        view.tick()
+    run_until(app, lambda: not view.busy and len(view.results) > 0, settle_s=0.5)
+    view.grab().save(str(out / "teach_challenge_results.png"))
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def quantized(exported, tmp_path_factory: pytest.TempPathFactory):
     pack, *_ = exported
     copy = tmp_path_factory.mktemp("int8") / "quickdraw"
     shutil.copytree(pack.path, copy)
-    record = quantize_pack(copy, calibration=8)
+    record = quantize_pack(copy, calibration=18)  # the whole tiny gallery sets the ranges
     return pack, load_pack(copy), record
 
 
@@ -225,7 +225,9 @@ def test_quantizing_twice_or_a_raster_gallery_is_refused(exported, quantized, tm
     thumbs = np.zeros((len(g["labels"]), 8, 8), np.uint8)
     np.savez_compressed(raster / "gallery.npz", labels=g["labels"], source_ids=g["source_ids"],
                         thumbnails=thumbs)
-    write_manifest(raster, json.loads((raster / "manifest.json").read_text()))
+    manifest = json.loads((raster / "manifest.json").read_text())
+    manifest["gallery"].update(has_strokes=False, has_thumbnails=True)  # a valid raster pack
+    write_manifest(raster, manifest)
     with pytest.raises(ValueError, match="keeps no strokes"):
         quantize_pack(raster)
     with pytest.raises(ValueError, match="no quantisation method for fusion"):
@@ -253,11 +255,23 @@ def test_shipped_pack_evaluation_is_the_trained_models_on_the_test_split(exporte
     assert abs(int8["top1"]["fusion"] - got["top1"]["fusion"]) <= 3 / n
 
 
-def test_teaching_probe_reads_the_quantized_convnet_like_the_float_one(exported, quantized) -> None:
+def test_teaching_probe_reads_the_quantized_convnet_like_the_float_one(exported, quantized,
+                                                                       tmp_path: Path) -> None:
     """"What the network learned" looks through the int8 graph: the first layer's weights are
     dequantised, and each tap is the float map the layer computed (not its uint8 form, nor the
     pre-ReLU value the quantiser leaves under the ReLU's name)."""
-    from sketchpad.app.teaching.graph import ActivationProbe, first_layer_filters
+    from sketchpad.app.teaching.assets import ProbeSpec
+    from sketchpad.app.teaching.graph import ActivationProbe
+    from training.teaching_probes import first_layer_filters, write_convnet_probe
+
+    class ActivationProbe(ActivationProbe):   # the probe file training.teaching_assets writes
+        @classmethod
+        def build(cls, convnet: Path, outputs: dict[str, str]) -> "ActivationProbe":
+            where = tmp_path / f"probe{len(list(tmp_path.iterdir()))}"
+            where.mkdir()
+            entry = write_convnet_probe(convnet, outputs, where)
+            return cls.open(ProbeSpec(where / entry["file"], entry["outputs"],
+                                      where / entry["filters"], None))
     _, _, _, sketches = exported
     float_pack, int8_pack, _ = quantized
     fa = first_layer_filters(float_pack.models["convnet"].file)

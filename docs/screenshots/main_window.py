@@ -53,7 +53,8 @@ def main() -> int:
         write_ndjson(itertools.islice(iter_ndjson(RAW / f"{word}.ndjson"), 12), drawings)
         w = window_on_pack(pack_dir, tmp, 1360, 860)
         wait_for(app, lambda: w.state.pack() is not None)
-        w.open_file(drawings)
+        w.open_file(drawings)                   # read off the GUI thread
+        wait_for(app, lambda: w.files.collection is not None)
         w.drawing_list.setCurrentRow(args.pick)
         w.predictions.per_model_toggle.setChecked(True)
         wait_for(app, lambda: w.wait_idle() and w.state.analysis() is not None)

@@ -1,9 +1,12 @@
-"""Teaching views (issue 7): four non-modal windows that explain what the pack's network does.
+"""Teaching views (issues 7 and 15): non-modal windows that explain what the pack's network does.
 
 * :class:`~.depth.DepthExplorer` — neighbours at the three depths side by side (Figure 4);
-* :class:`~.embedding.EmbeddingMap` — the gallery in 2-D per depth, the current sketch on it;
+* :class:`~.embedding.EmbeddingMap` — the gallery in 2-D per depth (t-SNE or PCA), the current
+  sketch on it;
 * :class:`~.learned.NetworkView` — first-layer filters (Figure 2) and activation maps;
-* :class:`~.report.PackReport` — the manifest's metrics and figures, savable as PNG.
+* :class:`~.strokes.StrokeView` — which strokes made it say that (leave one stroke out);
+* :class:`~.challenge.ChallengeMode` — the Quick, Draw! game for a class;
+* :class:`~.report.PackReport` — results beside the papers' tables, figures savable as PNG.
 
 Each view is built from an :class:`~sketchpad.app.state.AppState` alone and follows its signals;
 :func:`install` is the one thing the main window calls. Heavy work runs on the thread pool
@@ -17,20 +20,25 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from ..state import AppState
+from .challenge import ChallengeMode
 from .common import TeachingView
 from .depth import DepthExplorer
 from .embedding import EmbeddingMap
 from .learned import NetworkView
 from .report import PackReport
+from .strokes import StrokeView
 
 VIEWS: tuple[tuple[str, type[TeachingView]], ...] = (
     ("&Depth explorer (similar at three depths)", DepthExplorer),
     ("&Embedding map", EmbeddingMap),
     ("What the network &learned", NetworkView),
+    ("Which &strokes made it say that?", StrokeView),
+    ("&Challenge: draw it in 20 seconds", ChallengeMode),
     ("Pack &report", PackReport),
 )
 
-__all__ = ["DepthExplorer", "EmbeddingMap", "NetworkView", "PackReport", "VIEWS", "install"]
+__all__ = ["ChallengeMode", "DepthExplorer", "EmbeddingMap", "NetworkView", "PackReport",
+           "StrokeView", "VIEWS", "install"]
 
 
 def _opener(window: QWidget, state: AppState, cls: type[TeachingView],

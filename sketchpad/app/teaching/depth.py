@@ -1,4 +1,4 @@
-"""Depth explorer: the paper's Figure 4 as a live tool.
+"""Depth explorer: Figure 4 of DeepSketch (Seddati, Dupont and Mahmoudi, 2015) as a live tool.
 
 For one query — the sketch on the canvas, or any gallery sketch — the k nearest gallery sketches
 at each depth side by side, with the share of neighbours of the query's class per depth and the
@@ -24,6 +24,8 @@ from ...search import Neighbour
 from ..panels import Thumb
 from ..state import AppState
 from .common import TeachingView, depth_name, depth_title, depths_of, grey_image
+from .glossary import metric_words
+from .honest import count_trend, matches_expectation
 from .worker import Latest
 
 CURRENT, GALLERY = "Current sketch", "Gallery sketch"
@@ -81,28 +83,58 @@ def _is_precision(key: str) -> bool:
 
 
 def _figure(value: Any) -> tuple[str, str]:
-    """A manifest figure (a number, or ``{"value": ..., "protocol": ...}``) as text + protocol."""
+    """A manifest figure (a number, or ``{"value": ..., "protocol": ...}``) as text + protocol;
+    a share (0..1) as a percentage."""
     protocol = ""
     if isinstance(value, dict):
         protocol = str(value.get("protocol", ""))
         value = value.get("value")
     if isinstance(value, float):
-        return f"{value:.3f}", protocol
+        return (f"{100 * value:.1f} %" if 0 <= value <= 1 else f"{value:.3f}"), protocol
     return str(value), protocol
 
 
+def _name(key: str, depth: str) -> str:
+    """The figure's name in words, without the depth its column already names."""
+    words, _ = metric_words(key)
+    return (words.replace(f", {depth} depth", "").replace(f" — {depth} depth", "")
+            .replace(f"{depth} depth, ", ""))
+
+
 def measured_precision(pack: LoadedPack, depth: str) -> list[tuple[str, str, str]]:
-    """``(name, value, protocol)`` of every retrieval-precision figure the pack stores for
-    ``depth``: keys with "precision" or "map" in ``features[depth]`` of the manifest, and metrics
-    whose name also names the depth (e.g. ``precision_at_10_low``)."""
-    found = []
+    """``(name in words, value, protocol)`` of every retrieval-precision figure the pack stores
+    for ``depth``: keys with "precision" or "map" in ``features[depth]`` of the manifest, and
+    metrics whose name also names the depth (e.g. ``precision_at_10_low``). A metric that only
+    repeats a feature figure (same value) is left out."""
+    found, seen = [], set()
     for key, value in pack.pack.features[depth].info.items():
         if _is_precision(key):
-            found.append((key, *_figure(value)))
+            text, protocol = _figure(value)
+            found.append((_name(key, depth), text, protocol))
+            seen.add(text)
     for key, value in pack.pack.metrics.items():
         if _is_precision(key) and depth in key.lower().split("_"):
-            found.append((key, *_figure(value)))
+            text, protocol = _figure(value)
+            if text not in seen:
+                found.append((_name(key, depth), text, protocol))
     return found
+
+
+def depth_trend(result: DepthResult, depths: list[str]) -> str:
+    """The same-class counts from low to high and what they do, checked before it is said:
+    "same class: 2/9 → 1/9 → 4/9 (falls, then rises)". Only counts that rise at every depth are
+    called what DeepSketch's Figure 4 shows (Seddati, Dupont and Mahmoudi, 2015)."""
+    if result.reference is None or len(depths) < 2:
+        return ""
+    counts = [(sum(n.label == result.reference for n in result.neighbours.get(d, [])),
+               len(result.neighbours.get(d, []))) for d in depths]
+    if any(t == 0 for _, t in counts):
+        return ""
+    text = "  " + count_trend("Same class, " + " → ".join(depths), counts) + "."
+    if matches_expectation([h / t for h, t in counts]):
+        text += (" That is what DeepSketch's Figure 4 shows: deeper layers find sketches "
+                 "that mean the same thing.")
+    return text
 
 
 class DepthColumn(QGroupBox):
@@ -143,8 +175,8 @@ class DepthColumn(QGroupBox):
         lines = measured_precision(pack, self.depth)
         # Values inline, protocols (often a paragraph) in the tooltip.
         self.precision_label.setText(
-            "gallery retrieval: " + (" · ".join(f"{n} = {v}" for n, v, _ in lines)
-                                     if lines else "not measured"))
+            "Measured at export: " + ("; ".join(f"{n}: {v}" for n, v, _ in lines)
+                                           if lines else "not measured"))
         self.precision_label.setToolTip("\n".join(f"{n}: {p}" for n, _, p in lines if p))
         # The buttons are made once and reused: building and styling 27 buttons per answer
         # held the GUI thread for tens of milliseconds.
@@ -288,13 +320,8 @@ class DepthExplorer(TeachingView):
         self.query_picture.setPixmap(QPixmap.fromImage(query))
         ref = ("—" if result.reference is None
                else f"{pack.pack.classes[result.reference]} ({result.reference_source})")
-        shares = [result.share(d) for d in self.columns]
-        trend = ""
-        if all(s is not None for s in shares) and len(shares) > 1:
-            trend = ("  Same-class share rises with depth, as in the paper's Figure 4."
-                     if shares[-1] > shares[0] else "")
         self.status.setText(f"Query: {result.query}. Class compared with: {ref}. "
-                            f"Green frame = same class.{trend}")
+                            f"Green frame = same class.{depth_trend(result, list(self.columns))}")
         for depth, column in self.columns.items():
             column.show_result(pack, result,
                                [QPixmap.fromImage(im) for im in pictures.get(depth, [])])

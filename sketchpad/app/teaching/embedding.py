@@ -1,12 +1,23 @@
 """Embedding map: the gallery laid out in 2-D per depth, coloured by class, with the current sketch
 placed on it live.
 
-The maps are the PCA projections the export stored (``projection_<depth>`` in ``gallery.npz``).
-A new sketch is placed with the same PCA when the pack stores it (``projection_mean_<depth>``,
-``projection_basis_<depth>``), so a sketch identical to a gallery sketch lands exactly on it;
-older packs lack the basis, and the sketch is then put at the mean position of its nearest
-gallery neighbours at that depth — the legend says which. Points are rasterised with numpy on a
-worker thread, so 20,000 of them cost the GUI one image blit per repaint.
+Two maps per depth, chosen in the window:
+
+* **t-SNE** (the default when the pack has it): computed at export by
+  ``python -m training.teaching_assets`` and stored in ``projection.npz``. It keeps each sketch
+  near its nearest neighbours in the depth's feature space, so the classes a depth separates
+  come apart on the map. A new sketch goes where openTSNE's ``transform`` starts a new point: at
+  the median position of its ``k`` nearest gallery sketches in the depth's search index (the
+  manifest records ``k`` and what skipping openTSNE's refinement costs);
+* **PCA**: the two directions of widest spread (``projection_<depth>`` in ``gallery.npz``).
+  The sketch is projected with the stored PCA (``projection_mean_<depth>``,
+  ``projection_basis_<depth>``), so a sketch with the same features as a gallery sketch lands
+  exactly on it. Packs without the basis use the mean position of its nearest neighbours.
+
+The legend gives the share of each gallery point's 10 nearest map neighbours that share its
+class, per depth, as measured at export, and says what that share does from low to high.
+Points are rasterised with numpy on a worker thread, so 20,000 of them cost the GUI one image
+blit per repaint.
 """
 from __future__ import annotations
 
@@ -15,19 +26,33 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...ink import Sketch
+from ...pack import PackError
 from ...runtime import LoadedPack
 from ..state import AppState
+from .assets import StoredMaps, add_assets_advice, load_maps
 from .common import (TeachingView, class_colours, depth_title, depths_of, grey_image, qcolour,
                      rgb_image)
+from .honest import value_trend
 from .worker import Latest
 
-#: Neighbours averaged when the pack stores no PCA basis.
+#: Neighbours averaged when a PCA map has no stored basis.
 PLACE_K = 10
 MARGIN = 12
 BACKGROUND = 250
+TSNE, PCA = "tsne", "pca"
+METHOD_NAMES = {TSNE: "t-SNE: keeps each sketch near its nearest neighbours",
+                PCA: "PCA: the two directions of widest spread"}
+#: How a placement was found, in the legend's words.
+HOW = {"projected": "projected with the PCA the pack stores, so it sits exactly where a "
+                    "gallery sketch with the same features sits",
+       "median": "put at the median position of its {k} nearest gallery sketches at that depth "
+                 "(where openTSNE's transform starts a new point)",
+       "mean": "put at the mean position of its {k} nearest gallery sketches at that depth "
+               "(this pack stores no PCA basis)",
+       "snapped": "put on the gallery sketch it is identical to"}
 
 
 @dataclass(frozen=True)
@@ -35,8 +60,13 @@ class Placement:
     """Where a sketch sits on one depth's map and how that was decided."""
 
     xy: np.ndarray          # [2] in map coordinates
-    exact: bool             # True: projected with the stored PCA; False: mean of neighbours
+    rule: str               # a key of HOW
     neighbours: list[int]   # gallery ids nearest to the sketch at this depth
+
+    @property
+    def exact(self) -> bool:
+        """Projected with the map's own formula (PCA), or onto an identical gallery sketch."""
+        return self.rule in ("projected", "snapped")
 
 
 def projection_bases(pack: LoadedPack) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -52,23 +82,25 @@ def projection_bases(pack: LoadedPack) -> dict[str, tuple[np.ndarray, np.ndarray
 
 
 def place(feature: np.ndarray, neighbours: list[tuple[int, float]], positions: np.ndarray,
-          basis: tuple[np.ndarray, np.ndarray] | None) -> Placement:
+          basis: tuple[np.ndarray, np.ndarray] | None, rule: str = "mean") -> Placement:
     """Position of a sketch with ``feature`` on a map whose gallery sits at ``positions``.
 
-    ``neighbours`` are ``(gallery id, distance)`` nearest first. With the PCA ``basis`` the answer
-    is the projection itself; without it, the mean position of the neighbours (exactly the nearest
-    one's when the distance is zero, i.e. the sketch is a gallery sketch).
+    ``neighbours`` are ``(gallery id, distance)`` nearest first. With a PCA ``basis`` the answer
+    is the projection itself. Otherwise a sketch at distance zero from a gallery sketch (the same
+    sketch) goes onto it, and any other goes to the ``rule`` ("median" or "mean") of its
+    neighbours' positions.
     """
     ids = [i for i, _ in neighbours]
     if basis is not None:
         mean, axes = basis
         return Placement(((np.asarray(feature, np.float32) - mean) @ axes.T).astype(np.float32),
-                         True, ids)
+                         "projected", ids)
     if not ids:
         raise ValueError("no neighbours to place the sketch by")
     if neighbours[0][1] <= 1e-6:
-        return Placement(positions[ids[0]].astype(np.float32), False, ids)
-    return Placement(positions[ids].mean(0).astype(np.float32), False, ids)
+        return Placement(positions[ids[0]].astype(np.float32), "snapped", ids)
+    centre = np.median if rule == "median" else np.mean
+    return Placement(centre(positions[ids], axis=0).astype(np.float32), rule, ids)
 
 
 class MapFrame:
@@ -305,6 +337,9 @@ class EmbeddingMap(TeachingView):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(state, parent)
         self.bases: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.maps: StoredMaps | None = None
+        self.maps_note = ""
+        self.loaded = False
         self.panels: dict[str, MapPanel] = {}
         self.titles: dict[str, QLabel] = {}
         self.placements: dict[str, Placement] = {}
@@ -313,20 +348,43 @@ class EmbeddingMap(TeachingView):
         self.place_work.ready.connect(self._placed)
         for w in (self.load_work, self.place_work):
             w.failed.connect(lambda msg: self.legend.setText(f"could not place the sketch: {msg}"))
+        self.method = QComboBox()
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.method.setToolTip("How the gallery's features are laid out in two dimensions")
+        self.method.currentIndexChanged.connect(lambda _: self._apply_method())
+        self.share_label = QLabel()
+        self.share_label.setWordWrap(True)
         self.row = QHBoxLayout()
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Map:"))
+        top.addWidget(self.method)
+        top.addWidget(self.share_label, 1)
         layout = QVBoxLayout(self)
+        layout.addLayout(top)
         layout.addLayout(self.row, 1)
         layout.addWidget(self.legend)
-        self.resize(1200, 520)
+        self.resize(1200, 560)
         self.refresh(pack_changed=True)
 
     @property
     def busy(self) -> bool:
         return (self.load_work.busy or self.place_work.busy
                 or any(p.busy for p in self.panels.values()))
+
+    def current_method(self) -> str:
+        return self.method.currentData() or PCA
+
+    def positions(self, depth: str) -> np.ndarray | None:
+        """The gallery's positions on ``depth``'s map for the chosen method."""
+        pack = self.state.pack()
+        if pack is None:
+            return None
+        if self.current_method() == TSNE and self.maps is not None:
+            return self.maps.positions.get(depth)
+        return pack.gallery.projections.get(depth)
 
     def position(self, depth: str) -> np.ndarray | None:
         """Where the current sketch is shown on ``depth``'s map (map coordinates)."""
@@ -338,68 +396,123 @@ class EmbeddingMap(TeachingView):
         if pack_changed:
             self._rebuild(pack)
             if pack is not None:
-                self.load_work.submit(lambda: (pack, projection_bases(pack)))
+                self.load_work.submit(lambda: (pack, *self._load(pack)))
             return
         self._place()
+
+    @staticmethod
+    def _load(pack: LoadedPack):
+        """Worker side: the PCA bases and the stored t-SNE maps (or why there are none)."""
+        bases = projection_bases(pack)
+        try:
+            maps = load_maps(pack.pack, len(pack.gallery))
+            note = "" if maps is not None else add_assets_advice(pack.pack, "t-SNE map")
+        except PackError as exc:
+            maps, note = None, f"The t-SNE map cannot be shown: {exc}"
+        return bases, maps, note
 
     def _rebuild(self, pack: LoadedPack | None) -> None:
         while self.row.count():
             item = self.row.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            if item.layout():
+                while item.layout().count():
+                    sub = item.layout().takeAt(0)
+                    if sub.widget():
+                        sub.widget().deleteLater()
         self.panels, self.titles, self.placements, self.bases = {}, {}, {}, {}
+        self.maps, self.maps_note, self.loaded = None, "", False
+        self.method.blockSignals(True)
+        self.method.clear()
+        self.method.blockSignals(False)
+        self.share_label.clear()
         if pack is None:
             self.legend.setText("No pack is loaded.")
             return
-        colours = class_colours(len(pack.pack.classes))[pack.gallery.labels]
         for depth in depths_of(pack):
             box = QVBoxLayout()
             title = QLabel(f"<b>{depth_title(pack, depth)}</b>")
             panel = MapPanel(depth)
-            panel.set_data(pack, pack.gallery.projections.get(depth), colours)
             box.addWidget(title)
             box.addWidget(panel, 1)
             self.row.addLayout(box, 1)
             self.panels[depth], self.titles[depth] = panel, title
-        self._legend()
+        self.legend.setText("reading the maps…")
 
     def _loaded(self, payload) -> None:
-        pack, bases = payload
-        if pack is self.state.pack():
-            self.bases = bases
-            self._place()
+        pack, bases, maps, note = payload
+        if pack is not self.state.pack():
+            return
+        self.bases, self.maps, self.maps_note, self.loaded = bases, maps, note, True
+        self.method.blockSignals(True)
+        if maps is not None:
+            self.method.addItem(METHOD_NAMES[TSNE], TSNE)
+        if pack.gallery.projections:
+            self.method.addItem(METHOD_NAMES[PCA], PCA)
+        self.method.setCurrentIndex(0)
+        self.method.blockSignals(False)
+        self._apply_method()
+
+    def _apply_method(self) -> None:
+        """Show the chosen method's maps and place the sketch on them."""
+        pack = self.state.pack()
+        if pack is None or not self.loaded:
+            return
+        colours = class_colours(len(pack.pack.classes))[pack.gallery.labels]
+        for depth, panel in self.panels.items():
+            panel.set_data(pack, self.positions(depth), colours)
+        self.share_label.setText(self._share_text())
+        self.placements = {}
+        self._place()
+
+    def _share_text(self) -> str:
+        """The measured same-class share of the shown maps, low → high, with what it does."""
+        method = self.current_method()
+        stored = self.maps.share.get(method, {}) if self.maps is not None else {}
+        depths = [d for d in self.panels if d in stored]
+        if not depths:
+            return ""
+        return (value_trend("Same class among each sketch's 10 nearest points on this map, "
+                            + " → ".join(depths), [stored[d] for d in depths])
+                + " — measured at export.")
 
     def _place(self) -> None:
         pack, sketch = self.state.pack(), self.state.sketch()
-        if pack is None or sketch.is_empty:
-            self.place_work.cancel()
+        if pack is None or sketch.is_empty or not self.loaded:
+            if pack is None or sketch.is_empty:
+                self.place_work.cancel()
             self.placements = {}
             for panel in self.panels.values():
                 panel.set_placement(None)
-            self._legend()
+            if self.loaded:
+                self._legend()
             return
         analysis = self.state.analysis()
         prediction = analysis.prediction if analysis is not None else None
-        bases = dict(self.bases)
-        self.place_work.submit(lambda: (pack, self._compute(pack, sketch, prediction, bases)))
+        method = self.current_method()
+        positions = {d: self.positions(d) for d in self.panels}
+        bases = dict(self.bases) if method == PCA else {}
+        k = self.maps.k if method == TSNE and self.maps is not None else PLACE_K
+        rule = "median" if method == TSNE else "mean"
+        self.place_work.submit(lambda: (pack, method, self._compute(
+            pack, sketch, prediction, positions, bases, k, rule)))
 
     @staticmethod
-    def _compute(pack: LoadedPack, sketch: Sketch, prediction, bases) -> dict[str, Placement]:
+    def _compute(pack: LoadedPack, sketch: Sketch, prediction, positions, bases, k: int,
+                 rule: str) -> dict[str, Placement]:
         prediction = prediction or pack.engine.predict(sketch)
         out = {}
-        for depth in depths_of(pack):
-            positions = pack.gallery.projections.get(depth)
-            if positions is None:
+        for depth, xy in positions.items():
+            if xy is None:
                 continue
-            found = pack.searcher.query(depth, prediction.features[depth], PLACE_K)
+            found = pack.searcher.query(depth, prediction.features[depth], k)
             out[depth] = place(prediction.features[depth],
-                               [(n.gallery_id, n.distance) for n in found], positions,
-                               bases.get(depth))
+                               [(n.gallery_id, n.distance) for n in found], xy,
+                               bases.get(depth), rule)
         return out
 
     def _placed(self, payload) -> None:
-        pack, placements = payload
-        if pack is not self.state.pack():
+        pack, method, placements = payload
+        if pack is not self.state.pack() or method != self.current_method():
             return
         self.placements = placements
         for depth, panel in self.panels.items():
@@ -413,20 +526,20 @@ class EmbeddingMap(TeachingView):
         colours = class_colours(len(pack.pack.classes))
         if self.placements:
             ids = {i for p in self.placements.values() for i in p.neighbours}
-            shown = sorted({int(pack.gallery.labels[i]) for i in ids})
+            shown = sorted({int(pack.gallery.labels[i]) for i in ids})[:16]
         else:
             shown = list(range(min(len(pack.pack.classes), 12)))
         swatches = " ".join(
             f"<span style='color: rgb({c[0]},{c[1]},{c[2]}); font-size: 16px'>●</span>"
             f"&nbsp;{pack.pack.classes[k]}" for k in shown for c in [colours[k]])
-        exact = all(p.exact for p in self.placements.values()) if self.placements else bool(
-            self.bases)
-        how = ("projected with the PCA the pack stores, so it sits exactly where a gallery sketch "
-               "with the same features sits" if exact else
-               f"placed at the mean position of its {PLACE_K} nearest gallery sketches at that "
-               "depth (this pack stores no PCA basis)")
+        k = self.maps.k if self.current_method() == TSNE and self.maps is not None else PLACE_K
+        rules = sorted({p.rule for p in self.placements.values()})
+        how = "; ".join(HOW[r].format(k=k) for r in rules) if rules else (
+            "draw a sketch to see where it lands")
         n = len(pack.gallery)
+        note = f"<br><i>{self.maps_note}</i>" if self.maps_note else ""
         self.legend.setText(
             f"{n:,} gallery sketches, coloured by class ({len(pack.pack.classes)} classes; "
             f"{'classes near the current sketch' if self.placements else 'first classes'}: "
-            f"{swatches}).<br>⊕ the current sketch: {how}. Hover a point to see its sketch.")
+            f"{swatches}).<br>⊕ the current sketch: {how}. Hover a point to see its sketch."
+            f"{note}")

@@ -1,8 +1,9 @@
 """What the network learned: the first layer's filters (the paper's Figure 2) and the activation
 maps the current sketch produces at the first layer and at the three search depths.
 
-Reading weights and inner layers needs the ``onnx`` package (see :mod:`.graph`); without it the
-view says so and shows nothing it cannot compute.
+The weights and inner layers come from the probe written into the pack at export
+(``probe.onnx``, ``first_filters.npy``; see :mod:`.graph`), so the app needs nothing beyond its
+own install. A pack without a probe gets one sentence saying how to add it.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from ...ink import Sketch
 from ...runtime import LoadedPack
 from ..state import AppState
 from .common import TeachingView, depth_title, depths_of, grey_image
-from .graph import (FIRST, ActivationProbe, NeedsOnnx, activation_tiles, filter_tiles,
-                    first_layer_filters)
+from ...pack import PackError
+from .assets import add_assets_advice, load_filters, probe_spec
+from .graph import FIRST, ActivationProbe, activation_tiles, filter_tiles
 from .worker import Latest
 
 FILTER_PX = 44
@@ -112,14 +114,15 @@ class NetworkView(TeachingView):
 
     @staticmethod
     def _load(pack: LoadedPack):
-        """Filters, their pictures (one each, and the sheet of all) and the probe; or the advice
-        to install onnx (a normal outcome, not an error)."""
-        path = pack.pack.models["convnet"].file
-        outputs = {d: pack.pack.features[d].output for d in depths_of(pack)}
+        """Filters, their pictures (one each, and the sheet of all) and the probe; or the one
+        sentence saying how to add a probe to this pack (a normal outcome, not an error)."""
         try:
-            filters = first_layer_filters(path)
-            probe = ActivationProbe.build(path, outputs)
-        except NeedsOnnx as exc:
+            spec = probe_spec(pack.pack)
+            if spec is None:
+                return None, [], None, None, add_assets_advice(pack.pack, "inner-layer probe")
+            filters = load_filters(spec)
+            probe = ActivationProbe.open(spec)
+        except PackError as exc:
             return None, [], None, None, str(exc)
         tiles = filter_tiles(filters)
         sheet = _sheet([("", t) for t in tiles], FILTER_PX, FILTER_COLUMNS)
@@ -142,7 +145,8 @@ class NetworkView(TeachingView):
             f"The {out} filters of the first convolution ({kh}×{kw}"
             f"{f', mean of {inp} input channels' if inp > 1 else ''}); mid-grey is 0, light "
             "weights respond to ink, dark ones to empty paper. Trained on sketches they become "
-            "small stroke and edge detectors at several orientations (the paper's Figure 2).")
+            "small stroke and edge detectors at several orientations (Figure 2 of DeepSketch, "
+            "Seddati, Dupont and Mahmoudi, 2015).")
         self.filter_tiles = tiles
         self.filter_sheet.setPixmap(QPixmap.fromImage(sheet))
         self._activate()
@@ -171,7 +175,7 @@ class NetworkView(TeachingView):
         image = image[0, 0]
         rows = [(f"<b>Input the network sees</b> — {image.shape[0]}×{image.shape[1]} raster",
                  _sheet([("input", _to_uint8(image))], TILE_PX, 1))]
-        for key in [FIRST, *depths_of(pack)]:
+        for key in [k for k in (FIRST, *depths_of(pack)) if k in acts]:
             tiles, about = activation_tiles(acts[key])
             name = "First convolution (after ReLU)" if key == FIRST else depth_title(pack, key)
             rows.append((f"<b>{name}</b> — {about}", _sheet(tiles, TILE_PX, len(tiles))))
