@@ -82,18 +82,23 @@ def machine() -> str:
             f"onnxruntime {onnxruntime.__version__}, {platform.system()} {platform.release()}")
 
 
-def window_on_pack(pack_dir: Path, tmp: Path, width: int = 1280, height: int = 860):
+def window_on_pack(pack_dir: Path, tmp: Path, width: int = 1280, height: int = 860,
+                   others: Sequence[Path] = ()):
     """The real main window over ``pack_dir`` alone (linked into ``tmp/packs``), with throw-away
     settings and data folders and unattended prompts, shown; its pack loads on the worker (wait
-    for ``window.state.pack()``). What the window-driving benchmarks and screenshots share."""
+    for ``window.state.pack()``). What the window-driving benchmarks and screenshots share.
+    ``others`` are installed beside it (for second opinions); ``pack_dir`` is the one in use."""
     from PySide6.QtCore import QSettings
 
     from sketchpad.app.prompts import Unattended
     from sketchpad.app.window import MainWindow
     (tmp / "packs").mkdir(parents=True, exist_ok=True)
-    (tmp / "packs" / pack_dir.name).symlink_to(Path(pack_dir).resolve(), target_is_directory=True)
+    for folder in (pack_dir, *others):
+        (tmp / "packs" / folder.name).symlink_to(Path(folder).resolve(), target_is_directory=True)
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("pack", str(tmp / "packs" / pack_dir.name))
     window = MainWindow(pack_dirs=[tmp / "packs"], data_dir=tmp / "data", prompts=Unattended(),
-                        settings=QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+                        settings=settings)
     window.resize(width, height)
     window.show()
     return window

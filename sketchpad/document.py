@@ -8,6 +8,7 @@ that was last saved or opened" — undoing back to it makes the document clean a
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -124,6 +125,12 @@ class Document:
                 s for i, s in enumerate(self._sketch.strokes) if i not in gone), same_step)
         return bool(gone)
 
+    def set_label(self, label: str | None) -> None:
+        """Name the drawing (Quick, Draw!'s ``word``; None or blank: no name), one undo step."""
+        label = (label or "").strip() or None
+        if label != self._sketch.label:
+            self._edit(replace(self._sketch, label=label))
+
     def clear(self) -> None:
         if not self._sketch.is_empty:
             self._edit(self._sketch.with_strokes(()))
@@ -144,10 +151,12 @@ class Document:
 
     # --- whole-document operations (not undoable: they start a new history) --------------------
     def load(self, sketch: Sketch, path: Path | None = None, dirty: bool = False) -> None:
-        """Replace the drawing (New, Open, restore): history restarts; ``dirty`` for a restored
-        autosave, which is not saved anywhere yet."""
-        self._undo.clear()
+        """Replace the drawing (New, Open, restore): history restarts. ``dirty`` is for a
+        restored autosave, which is not saved anywhere yet: it comes back as if just drawn, one
+        undo step per stroke."""
         self._redo.clear()
+        self._undo[:] = ([sketch.with_strokes(sketch.strokes[:i]) for i in range(len(sketch))]
+                         if dirty else [])
         self.path = path
         self._saved = Sketch() if dirty else sketch
         self._set(sketch)

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from sketchpad.app.canvas import ERASER, Canvas  # noqa: E402
+from sketchpad.app.canvas import ERASER, MARGIN, PAGE, Canvas, on_page, scene_rect  # noqa: E402
 from sketchpad.document import Document  # noqa: E402
+from sketchpad.ink import Sketch, Stroke  # noqa: E402
 
 
 @pytest.fixture
@@ -47,6 +48,12 @@ def tablet_stroke(widget, device, points) -> list[QTabletEvent]:
     return events
 
 
+def in_sketch_units(canvas, points) -> np.ndarray:
+    """Widget positions → the sketch coordinates the canvas stores them in."""
+    inverse = canvas.view.inverted()[0]
+    return np.round([inverse.map(QPointF(*p[:2])).toTuple() for p in points], 2)
+
+
 def mouse_stroke(widget, points) -> None:
     QTest.mousePress(widget, Qt.LeftButton, Qt.NoModifier, QPoint(*points[0]))
     for p in points[1:]:
@@ -59,8 +66,8 @@ def test_mouse_draws_strokes_with_pressure_one(canvas):
     mouse_stroke(canvas, [(100, 100), (120, 100)])
     sketch = canvas.document.sketch
     assert len(sketch) == 2
-    np.testing.assert_array_equal(sketch.strokes[0].points[:, :2], [[20, 20], [40, 30], [60, 45],
-                                                                     [80, 70]])
+    np.testing.assert_array_equal(sketch.strokes[0].points[:, :2], in_sketch_units(
+        canvas, [(20, 20), (40, 30), (60, 45), (80, 70)]))
     assert (sketch.all_points()[:, 3] == 1.0).all()
     assert canvas.capture.partial() is None
 
@@ -70,7 +77,8 @@ def test_tablet_pressure_is_stored_and_events_are_accepted(canvas):
     assert all(e.isAccepted() for e in events)          # so Qt synthesizes no mouse events
     (stroke,) = canvas.document.sketch.strokes
     np.testing.assert_allclose(stroke.points[:, 3], [0.2, 0.5, 0.9])
-    np.testing.assert_allclose(stroke.points[:, :2], [[10, 10], [30, 20], [50, 40]])
+    np.testing.assert_allclose(stroke.points[:, :2],
+                               in_sketch_units(canvas, [(10, 10), (30, 20), (50, 40)]))
     assert canvas.testAttribute(Qt.WA_TabletTracking)
 
 
@@ -91,7 +99,8 @@ def test_eraser_end_erases_touched_strokes_only(canvas):
     mouse_stroke(canvas, [(20, 200), (200, 200)])
     eraser = pen(QPointingDevice.PointerType.Eraser)
     tablet_stroke(canvas, eraser, [(100, 60, 1.0), (100, 98, 1.0), (100, 150, 1.0)])
-    assert [s.points[0, 1] for s in canvas.document.sketch.strokes] == [20, 200]
+    assert [s.points[0, 1] for s in canvas.document.sketch.strokes] == list(
+        in_sketch_units(canvas, [(20, 20), (20, 200)])[:, 1])
     canvas.document.undo()
     assert len(canvas.document.sketch) == 3
 
@@ -104,7 +113,8 @@ def test_one_eraser_drag_over_several_strokes_is_one_undo_step(canvas):
     mouse_stroke(canvas, [(150, 290), (150, 310)])                                    # another drag
     assert canvas.document.sketch.is_empty
     canvas.document.undo()
-    assert [s.points[0, 1] for s in canvas.document.sketch.strokes] == [300]
+    assert [s.points[0, 1] for s in canvas.document.sketch.strokes] == list(
+        in_sketch_units(canvas, [(20, 300)])[:, 1])
     canvas.document.undo()
     assert len(canvas.document.sketch) == 4
     canvas.document.undo()                                   # the pen strokes, one by one
@@ -133,3 +143,58 @@ def test_ink_is_painted(canvas):
     image = canvas.grab().toImage()
     assert image.pixelColor(200, 200).lightness() < 100
     assert image.pixelColor(200, 100).lightness() > 240
+
+
+def ink_box(canvas) -> tuple[float, float, float, float]:
+    """The drawing's bounds on screen, in widget pixels."""
+    return canvas.view.mapRect(QRectF(QPointF(*canvas.document.sketch.bounds()[:2]),
+                                      QPointF(*canvas.document.sketch.bounds()[2:]))).getCoords()
+
+
+def test_the_drawing_lives_on_its_page_and_the_view_refits_it_on_resize(canvas):
+    # finding 1 and 2: resizing keeps the drawing whole, centred, at the same place on the page
+    mouse_stroke(canvas, [(30, 40), (370, 60), (200, 370)])
+    stored = canvas.document.sketch.all_points().copy()
+    x0, y0, x1, y1 = canvas.document.sketch.bounds()
+    assert PAGE[0] - 1 <= x0 and x1 <= PAGE[2] + 1 and PAGE[1] - 1 <= y0 and y1 <= PAGE[3] + 1
+    for w, h in [(900, 500), (250, 200), (1600, 1000), (400, 400)]:
+        canvas.resize(w, h)
+        assert canvas.size().toTuple() == (w, h)
+        np.testing.assert_array_equal(canvas.document.sketch.all_points(), stored)  # unchanged
+        bx0, by0, bx1, by1 = ink_box(canvas)
+        assert bx0 >= 0 and by0 >= 0 and bx1 <= w and by1 <= h               # whole
+        page = canvas.view.mapRect(QRectF(0, 0, 256, 256))
+        assert abs(page.center().x() - w / 2) < 1 and abs(page.center().y() - h / 2) < 1
+        assert min(page.width(), page.height()) == pytest.approx(min(w, h) - 2 * MARGIN)
+
+
+def test_an_opened_drawing_is_fitted_by_its_ink_alone(canvas):
+    raw = Sketch((Stroke.from_xy([900, 1400, 1100], [700, 720, 1300]),))    # screen pixels
+    canvas.document.load(raw)
+    canvas.show_loaded(page=False)
+    bx0, by0, bx1, by1 = ink_box(canvas)
+    assert bx0 >= MARGIN - 1 and by0 >= MARGIN - 1 and bx1 <= 401 - MARGIN and by1 <= 401 - MARGIN
+    assert max(bx1 - bx0, by1 - by0) == pytest.approx(400 - 2 * MARGIN, abs=1)
+
+
+def test_scene_and_page_rules():
+    dot = Sketch((Stroke.from_xy([10], [10]),))
+    assert scene_rect(Sketch()) == PAGE and scene_rect(dot) == PAGE
+    wide = Sketch((Stroke.from_xy([-100, 300], [50, 60]),))
+    assert scene_rect(wide) == (-100, 0, 356, 256) and scene_rect(wide, page=False) == (
+        -100, 50, 300, 60)                               # grown evenly about the page's centre
+    assert on_page(wide) and on_page(dot)
+    assert not on_page(Sketch((Stroke.from_xy([600, 900], [400, 800]),)))
+
+
+def test_the_empty_canvas_shows_a_hint_until_the_pen_touches(canvas):
+    assert canvas.hint_shown
+    blank = canvas.grab().toImage()
+    assert min(blank.pixelColor(x, y).lightness()
+               for x in range(0, 400, 2) for y in range(150, 250)) < 200             # text
+    QTest.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, QPoint(20, 20))
+    assert not canvas.hint_shown
+    QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, QPoint(20, 20))
+    assert not canvas.hint_shown
+    canvas.document.undo()
+    assert canvas.hint_shown

@@ -1,5 +1,6 @@
 """The app's plain-Python models: document and undo stack, stroke capture, eraser hit test,
-autosave, SVG export. No QApplication here (STYLE.md §2): these must work without Qt."""
+SVG export (autosave: tests/test_autosave.py). No QApplication here (STYLE.md §2): these must
+work without Qt."""
 from __future__ import annotations
 
 import subprocess
@@ -7,12 +8,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
-import pytest
 
-from sketchpad.app.autosave import Autosave
 from sketchpad.app.svg import sketch_to_svg, write_svg
 from sketchpad.document import Document, StrokeCapture, strokes_near
-from sketchpad.ink import Sketch, Stroke, iter_ndjson
+from sketchpad.ink import Sketch, Stroke
 
 
 def line(x0, y0, x1, y1, n=5, p=1.0) -> Stroke:
@@ -72,7 +71,30 @@ def test_dirty_follows_the_saved_sketch(tmp_path):
     doc.undo()
     assert not doc.dirty                                # back at what is on disk
     doc.load(Sketch((line(0, 0, 1, 1),)), dirty=True)  # a restored autosave is not saved
-    assert doc.dirty and not doc.can_undo and doc.path is None
+    assert doc.dirty and doc.path is None
+
+
+def test_a_restored_drawing_undoes_stroke_by_stroke():
+    a, b, c = line(0, 0, 1, 1), line(1, 1, 2, 2), line(2, 2, 3, 3)
+    doc = Document()
+    doc.load(Sketch((a, b, c), label="cat"), dirty=True)
+    assert doc.can_undo and not doc.can_redo
+    assert doc.undo() and doc.sketch.strokes == (a, b) and doc.sketch.label == "cat"
+    assert doc.undo() and doc.undo() and doc.sketch.is_empty and not doc.can_undo
+    assert doc.redo() and doc.sketch.strokes == (a,)
+    doc.load(Sketch((a,)))                              # an opened file starts a new history
+    assert not doc.can_undo
+
+
+def test_naming_a_drawing_is_an_undoable_edit():
+    doc = Document(Sketch((line(0, 0, 1, 1),)))
+    doc.set_label("  cat ")
+    assert doc.sketch.label == "cat" and doc.dirty
+    doc.set_label("cat")                                # no change: no step
+    doc.set_label("")
+    assert doc.sketch.label is None
+    assert doc.undo() and doc.sketch.label == "cat"
+    assert doc.undo() and doc.sketch.label is None and not doc.dirty
 
 
 def test_strokes_near_hits_segments_not_just_points():
@@ -81,28 +103,6 @@ def test_strokes_near_hits_segments_not_just_points():
     assert strokes_near(sketch, 2, 50, 4) == [1]        # a dot
     assert strokes_near(sketch, 50, 30, 4) == []
     assert strokes_near(sketch, 50, 50, 60) == [0, 1, 2]
-
-
-def test_autosave_offers_only_after_an_unclean_exit(tmp_path):
-    sketch = Sketch((line(0, 0, 10, 10, p=0.4),))
-    first = Autosave(tmp_path / "data")
-    first.start_session()
-    first.save(sketch)
-    assert Autosave(tmp_path / "data").recoverable().strokes == sketch.strokes  # crash: both remain
-    first.end_session()
-    assert Autosave(tmp_path / "data").recoverable() is None     # clean exit
-    assert not (tmp_path / "data" / "autosave.ndjson").exists()
-
-
-def test_autosave_failure_raises_and_ignores_unreadable_files(tmp_path):
-    saver = Autosave(tmp_path / "data")
-    saver.start_session()
-    saver.file.write_text("{not json\n")
-    assert saver.recoverable() is None
-    saver.file.unlink()
-    saver.file.mkdir()                                  # a folder where the file should be
-    with pytest.raises(OSError):
-        saver.save(Sketch((line(0, 0, 1, 1),)))
 
 
 def test_svg_has_one_polyline_per_stroke_with_pressure_width(tmp_path):
@@ -117,11 +117,3 @@ def test_svg_has_one_polyline_per_stroke_with_pressure_width(tmp_path):
     assert ET.parse(tmp_path / "s.svg").getroot().find(
         "{http://www.w3.org/2000/svg}title").text == "a & b"
 
-
-def test_autosave_round_trips_time_and_pressure(tmp_path):
-    sketch = Sketch((line(1.5, 2, 30, 40, p=0.3), line(5, 5, 6, 9, p=0.9)))
-    saver = Autosave(tmp_path)
-    saver.start_session()
-    saver.save(sketch)
-    (back,) = iter_ndjson(saver.file)
-    np.testing.assert_array_equal(back.all_points(), sketch.all_points())

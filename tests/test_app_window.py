@@ -2,99 +2,31 @@
 autosave. Settings, data and packs live in tmp folders; questions get injected answers."""
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
-from sketchpad.app.prompts import CANCEL, DISCARD  # noqa: E402
+from sketchpad.app.prompts import CANCEL  # noqa: E402
 from sketchpad.app.window import MainWindow  # noqa: E402
-from sketchpad.ink import Sketch, iter_ndjson, write_ndjson  # noqa: E402
+from sketchpad.ink import write_ndjson  # noqa: E402
 from sketchpad.pack import DEPTHS  # noqa: E402
-
-
-class Answers:
-    """Fixed answers to the window's questions, and a record of what it asked."""
-
-    def __init__(self, restore: bool = True, unsaved: str = DISCARD):
-        self.restore, self.unsaved = restore, unsaved
-        self.asked: list[str] = []
-        self.errors: list[str] = []
-
-    def restore_autosave(self, n_strokes: int) -> bool:
-        self.asked.append("restore")
-        return self.restore
-
-    def unsaved_changes(self) -> str:
-        self.asked.append("unsaved")
-        return self.unsaved
-
-    def error(self, title: str, text: str) -> None:
-        self.errors.append(f"{title}: {text}")
-
-
-@pytest.fixture
-def packs(tmp_path, tiny_pack_dir) -> Path:
-    folder = tmp_path / "packs"
-    shutil.copytree(tiny_pack_dir, folder / "tiny")
-    return folder
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, packs):
-    made = []
-
-    def make(answers: Answers | None = None, pack_dirs=None, wait_pack=True) -> MainWindow:
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        w = MainWindow(pack_dirs=pack_dirs or [packs], data_dir=tmp_path / "data",
-                       settings=settings, prompts=answers or Answers())
-        qtbot.addWidget(w)
-        w.resize(1100, 800)
-        w.show()
-        made.append(w)
-        if wait_pack:
-            qtbot.waitUntil(lambda: w.state.pack() is not None, timeout=20000)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-
-
-def draw(canvas, points) -> None:
-    QTest.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, QPoint(*points[0]))
-    for p in points[1:]:
-        QTest.mouseMove(canvas, QPoint(*p))
-    QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, QPoint(*points[-1]))
-
-
-def star(cx=200, cy=200, r=120) -> list[tuple[int, int]]:
-    a = np.linspace(-np.pi / 2, -np.pi / 2 + 4 * np.pi, 11)
-    return [(int(cx + r * np.cos(t)), int(cy + r * np.sin(t))) for t in a]
-
-
-def settle(qtbot, w: MainWindow) -> None:
-    """Wait until the worker is idle and its last result has been shown."""
-    assert w.wait_idle()
-    qtbot.waitUntil(lambda: w.state.analysis() is not None, timeout=10000)
-
-
-def real_drawing(data_root: Path, word: str = "star") -> Sketch:
-    return next(iter_ndjson(data_root / "quickdraw" / "raw" / f"{word}.ndjson"))
+from windowkit import (Answers, draw, make_window, open_and_wait, packs,  # noqa: E402,F401
+                       quickdraw, settle, star)
 
 
 def test_drawing_gives_prediction_and_neighbours_for_every_depth(make_window, qtbot):
     w = make_window()
-    assert w.provider_label.text() in ("CPU", "CUDA (GPU)")
-    assert w.provider_label.text() == "CUDA (GPU)" or w.provider_label.toolTip()
+    assert w.provider_label.full.split(":")[0] in ("CPU", "CUDA (GPU)")
+    assert w.provider_label.full == "CUDA (GPU)" or (
+        w.provider_label.full.startswith("CPU: ") and "CPU" in w.provider_label.toolTip())
     draw(w.canvas, star())
     settle(qtbot, w)
     analysis = w.state.analysis()
@@ -110,14 +42,14 @@ def test_drawing_gives_prediction_and_neighbours_for_every_depth(make_window, qt
         assert [t.matches for t in thumbs] == [gallery.label_name(t.gallery_id) == top[0][0]
                                                for t in thumbs]
     assert any(t.matches for d in DEPTHS for t in w.neighbours.shown(d))
-    assert "low · strokes & texture" in w.neighbours.titles["low"].text()
+    assert w.neighbours.titles["low"].text() == "<b>low</b><br>strokes & texture"
 
 
 def test_only_the_latest_request_is_shown(make_window, qtbot, data_root):
     w = make_window()
     shown = []
     w.analysisShown.connect(shown.append)
-    first, second = real_drawing(data_root, "apple"), real_drawing(data_root, "star")
+    first, second = quickdraw(data_root, "apple", kind="raw")[0], quickdraw(data_root, "star", kind="raw")[0]
     w.document.load(first)
     w.document.load(second)                  # two requests, back to back, GUI never waited
     settle(qtbot, w)
@@ -132,10 +64,10 @@ def test_only_the_latest_request_is_shown(make_window, qtbot, data_root):
 
 def test_stale_result_is_dropped(make_window, qtbot, data_root):
     w = make_window()
-    w.document.load(real_drawing(data_root))
+    w.document.load(quickdraw(data_root, "star", kind="raw")[0])
     settle(qtbot, w)
     current = w.state.analysis()
-    stale = w.state.pack().analyse(real_drawing(data_root, "apple"), w.k)
+    stale = w.state.pack().analyse(quickdraw(data_root, "apple", kind="raw")[0], w.k)
     w._on_analysed(w._request_id - 1, stale)
     assert w.state.analysis() is current
 
@@ -211,10 +143,11 @@ def test_broken_pack_is_listed_with_its_reason_and_the_good_one_works(make_windo
         f.seek(100)
         f.write(b"\0garbage\0")
     w = make_window()
-    texts = [w.pack_combo.itemText(i) for i in range(w.pack_combo.count())]
-    (bad,) = [i for i, t in enumerate(texts) if t.startswith("broken — broken:")]
-    assert "convnet.onnx is corrupt" in texts[bad]
-    assert not w.pack_combo.model().item(bad).isEnabled()
+    combo = w.packs.combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    (bad,) = [i for i, t in enumerate(texts) if t == "broken — broken"]
+    assert "convnet.onnx is corrupt" in combo.itemData(bad, Qt.ToolTipRole)
+    assert not w.packs.item_enabled(bad)
     assert w.state.pack().name == "tiny"
     draw(w.canvas, star())
     settle(qtbot, w)
@@ -224,8 +157,8 @@ def test_pack_that_fails_to_load_is_marked_broken(make_window, qtbot, packs):
     w = make_window()
     shutil.rmtree(packs / "tiny")                     # it vanishes after it was listed
     with qtbot.waitSignal(w.worker.packFailed, timeout=10000):
-        w._on_pack_chosen(0)
-    assert "broken" in w.pack_combo.itemText(0)
+        w._load_pack(w.packs.entries[0])
+    assert "broken" in w.packs.combo.itemText(0)
     assert w.state.pack() is not None                 # the loaded one keeps working
 
 
@@ -240,19 +173,18 @@ def test_save_and_open_round_trip_with_time_and_pressure(make_window, qtbot, tmp
     assert len(line["drawing"]) == 2 and len(line["drawing"][0]) == 3 and "pressure" in line
     w.new_drawing()
     assert w.document.sketch.is_empty
-    assert w.open_file(path)
+    open_and_wait(qtbot, w, path)
     np.testing.assert_array_equal(w.document.sketch.all_points(), drawn.all_points())
-    assert not w.document.dirty and w.recent_files()[0] == str(path)
+    assert not w.document.dirty and w.prefs.recent_files()[0] == path
     assert w.recent_menu.actions()[0].text() == "mine.ndjson"
 
 
 def test_open_many_drawings_lists_them(make_window, qtbot, data_root, tmp_path):
-    src = data_root / "quickdraw" / "simplified" / "apple.ndjson"
-    drawings = list(itertools.islice(iter_ndjson(src), 5))
+    drawings = quickdraw(data_root, "apple", 5)
     path = tmp_path / "five.ndjson"
     write_ndjson(drawings, path)
     w = make_window()
-    assert w.open_file(path)
+    open_and_wait(qtbot, w, path)
     assert w.drawing_dock.isVisible() and w.drawing_list.count() == 5
     assert w.document.sketch == drawings[0] and w.document.path is None
     w.drawing_list.setCurrentRow(3)
@@ -261,15 +193,15 @@ def test_open_many_drawings_lists_them(make_window, qtbot, data_root, tmp_path):
 
 
 def test_a_file_longer_than_the_list_says_so(make_window, qtbot, data_root, tmp_path, monkeypatch):
-    import sketchpad.app.window as window_mod
-    monkeypatch.setattr(window_mod, "MAX_LISTED", 3)
-    src = data_root / "quickdraw" / "simplified" / "apple.ndjson"
+    import sketchpad.app.files as files_mod
+    monkeypatch.setattr(files_mod, "MAX_LISTED", 3)
     path = tmp_path / "five.ndjson"
-    write_ndjson(list(itertools.islice(iter_ndjson(src), 5)), path)
+    write_ndjson(quickdraw(data_root, "apple", 5), path)
     w = make_window()
-    assert w.open_file(path)
+    open_and_wait(qtbot, w, path)
     assert w.drawing_list.count() == 3
-    assert "only the first 3 drawings are listed" in w.statusBar().currentMessage()
+    assert "Only the first 3 drawings of five.ndjson are listed" in w.notices.text.text()
+    assert w.notices.isVisible()
     settle(qtbot, w)
 
 
@@ -282,7 +214,7 @@ def test_open_png_classifies_the_picture_or_says_why_not(make_window, qtbot, tmp
     assert w.export_svg(tmp_path / "star.svg")
     assert "<polyline" in (tmp_path / "star.svg").read_text()
     w.document.mark_saved(tmp_path / "x.ndjson")
-    assert w.open_file(tmp_path / "star.png")
+    open_and_wait(qtbot, w, tmp_path / "star.png")
     assert w.document.sketch.is_empty and w._image is not None
     assert w.wait_idle()
     qtbot.waitUntil(lambda: w.state.analysis() is not None or bool(failures))
@@ -304,18 +236,92 @@ def test_failed_save_keeps_the_drawing_and_dirty_flag(make_window, tmp_path):
     assert w.document.dirty and len(w.document.sketch) == 1 and w.document.path is None
 
 
+def crash(w: MainWindow) -> None:
+    """What a kill does to a window, as far as its data folder can tell: the kernel drops its
+    session lock and nothing is cleaned up (real SIGKILLs: tests/test_autosave_two_windows.py)."""
+    assert w.wait_idle()                  # the autosave is on disk
+    w.worker.stop()
+    w.autosave._lock.release()
+    w.autosave._lock = None
+
+
 def test_restore_after_a_crash(make_window, qtbot, tmp_path):
     crashed = make_window()
     draw(crashed.canvas, star())
     drawn = crashed.document.sketch
-    assert crashed.wait_idle()            # the autosave is on disk
-    crashed.worker.stop()                 # it dies: no clean exit, autosave and lock remain
+    crash(crashed)
     answers = Answers(restore=True)
     w = make_window(answers)
-    assert answers.asked == ["restore"]
+    assert answers.asked == ["restore [1]"]
     np.testing.assert_array_equal(w.document.sketch.all_points(), drawn.all_points())
     assert w.document.dirty
     settle(qtbot, w)
+    # Safe in the new window's own session, the dead one's files are gone.
+    assert sorted(p.name for p in w.autosave.folder.iterdir()) == [
+        f"{w.autosave.session}.lock", f"{w.autosave.session}.ndjson"]
+
+
+def test_a_live_window_is_not_offered_and_two_dead_ones_come_back_in_two(make_window, qtbot):
+    live, dead1, dead2 = make_window(), make_window(), make_window()
+    for i, w in enumerate((live, dead1, dead2)):
+        for _ in range(i + 1):
+            draw(w.canvas, star())
+    crash(dead1)
+    crash(dead2)
+    answers = Answers(restore=True)
+    w = make_window(answers)
+    assert answers.asked == ["restore [2, 3]"]           # one question, oldest first
+    (other,) = w.restored_windows
+    assert other.isVisible()
+    assert [len(w.document.sketch), len(other.document.sketch)] == [2, 3]
+    np.testing.assert_array_equal(other.document.sketch.all_points(),
+                                  dead2.document.sketch.all_points())
+    assert live.autosave.file.exists()
+
+
+def test_discarded_drawings_are_gone(make_window):
+    crashed = make_window()
+    draw(crashed.canvas, star())
+    crash(crashed)
+    w = make_window(Answers(restore=False))
+    assert w.document.sketch.is_empty and w.restored_windows == []
+    assert make_window().prompts.asked == []
+
+
+def test_an_unwritable_data_folder_still_starts_and_says_so(make_window, qtbot, tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the data folder should be")
+    answers = Answers()
+    w = make_window(answers, data_dir=blocked)
+    qtbot.waitUntil(lambda: bool(answers.errors), timeout=5000)
+    assert len(answers.errors) == 1 and answers.errors[0].startswith("Autosave is off")
+    assert w.findChild(QLabel, "autosaveOff").isVisible()
+    draw(w.canvas, star())                               # drawing goes on, without autosave
+    assert len(w.document.sketch) == 1 and w.wait_idle()
+    assert len(answers.errors) == 1
+
+
+def test_a_failing_autosave_is_reported_once_and_clears_when_it_works(make_window, qtbot,
+                                                                      monkeypatch):
+    answers = Answers()
+    w = make_window(answers)
+    real_save = w.autosave.save
+
+    def full(sketch):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(w.autosave, "save", full)
+    draw(w.canvas, star())
+    draw(w.canvas, star(150, 150, 60))
+    assert w.wait_idle()
+    qtbot.waitUntil(lambda: bool(answers.errors), timeout=5000)
+    label = w.findChild(QLabel, "autosaveOff")
+    assert "No space left on device" in label.toolTip() and label.isVisible()
+    monkeypatch.setattr(w.autosave, "save", real_save)
+    draw(w.canvas, star(250, 250, 60))
+    assert w.wait_idle()
+    qtbot.waitUntil(lambda: not label.isVisible(), timeout=5000)
+    assert len(answers.errors) == 1                      # one notice, not one per stroke
 
 
 def test_no_restore_question_after_a_clean_exit(make_window, qtbot):

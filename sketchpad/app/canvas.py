@@ -4,8 +4,15 @@ It owns no drawing state of its own: strokes live in the :class:`~sketchpad.docu
 the stroke being drawn in a :class:`~sketchpad.document.StrokeCapture` (STYLE.md §5, tabletcanvas).
 Committed ink is kept in a backing pixmap re-rendered when the document changes; while the pen
 moves only the new segment is painted into it and only that rectangle is repainted.
-Sketch coordinates are mapped to the widget by ``view`` (identity for a drawing made here, a
-fit-to-window transform for an opened file), so new strokes join an opened drawing in its units.
+
+The drawing lives in its own coordinates, never in widget pixels: a drawing made here is on
+:data:`PAGE`, Quick, Draw!'s 256 × 256 square (so it shares one space with "simplified" files),
+and ``view`` maps sketch units to the widget by fitting :func:`scene_rect` — the page with the
+ink on it for a drawing made here, an opened file's ink alone — centred, whenever the widget's
+size or the document changes wholesale (resize, full screen, New, Open, restore). Between those
+the view stays put, so nothing moves under the pen; new strokes join an opened drawing in its
+units. A restored drawing is on the page when its ink is (:func:`on_page`), so it comes back
+exactly where it was drawn.
 """
 from __future__ import annotations
 
@@ -19,10 +26,45 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from ..document import Document, StrokeCapture, strokes_near
 from ..ink import Sketch
 from . import ink_paint
+from .ink_paint import Rect
 
 PEN, ERASER = "pen", "eraser"
 #: How close (in screen pixels) the eraser must come to a stroke to remove it.
 ERASER_RADIUS = 8.0
+#: The page a drawing made here is drawn on, in sketch units.
+PAGE: Rect = (0.0, 0.0, 256.0, 256.0)
+#: Screen pixels kept free around what the view fits.
+MARGIN = 24.0
+HINT = ("Draw here with the mouse or a pen.\n"
+        "Sketchpad guesses what it is while you draw.")
+
+
+def scene_rect(sketch: Sketch, page: bool = True) -> Rect:
+    """What the view shows whole: the ink alone, or (``page``) the page grown evenly about its
+    centre until it holds all ink. Even growth keeps the page's centre in the middle, so ink
+    drawn beside the page (the canvas is wider than the page) changes nothing: the view is
+    the one it was drawn in."""
+    if sketch.is_empty:
+        return PAGE
+    x0, y0, x1, y1 = sketch.bounds()
+    if not page:
+        return x0, y0, x1, y1
+    px0, py0, px1, py1 = PAGE
+    cx, cy = (px0 + px1) / 2, (py0 + py1) / 2
+    rx = max(cx - px0, cx - x0, x1 - cx)
+    ry = max(cy - py0, cy - y0, y1 - cy)
+    return cx - rx, cy - ry, cx + rx, cy + ry
+
+
+def on_page(sketch: Sketch) -> bool:
+    """Whether a drawing of unknown origin (a restored autosave) was drawn on the page: all its
+    ink lies within one page's width of it (the canvas beside the page is drawable too)."""
+    if sketch.is_empty:
+        return True
+    x0, y0, x1, y1 = sketch.bounds()
+    px0, py0, px1, py1 = PAGE
+    w, h = px1 - px0, py1 - py0
+    return px0 - w <= x0 and py0 - h <= y0 and x1 <= px1 + w and y1 <= py1 + h
 
 
 class Canvas(QWidget):
@@ -46,10 +88,14 @@ class Canvas(QWidget):
         self._clock_origin: float | None = None
         self._rendered = document.sketch
         self._just_drawn = None
+        #: Whether the view fits the page with the ink (a drawing made here) or the ink alone.
+        self.page = True
+        #: Whether the empty-canvas hint is on screen (tests read it).
+        self.hint_shown = False
         self.setAttribute(Qt.WA_TabletTracking)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setMinimumSize(320, 320)
+        self.setMinimumSize(240, 180)
         self.setCursor(Qt.CrossCursor)
         document.subscribe(self._on_document_changed)
 
@@ -64,13 +110,23 @@ class Canvas(QWidget):
         self._render_ink()
 
     def fit_view(self) -> None:
-        """Show the whole drawing (after Open); identity for an empty one (New)."""
-        sketch = self.document.sketch
-        self.view = (ink_paint.fit_transform(sketch, self.width(), self.height(), margin=24)
-                     if not sketch.is_empty else QTransform())
+        """Fit :func:`scene_rect` of the document into the widget, centred (called on resize and
+        after a whole new drawing: New, Open, restore)."""
+        self.view = ink_paint.fit_rect(scene_rect(self.document.sketch, self.page), self.width(),
+                                       self.height(), MARGIN)
         self._inverse = self.view.inverted()[0]
-        self._clock_origin = None
+        partial = self.capture.partial()
+        if partial is not None and self._last is not None:   # resized mid-stroke: follow the ink
+            x, y = partial.points[-1, :2]
+            self._last = self.view.map(QPointF(float(x), float(y)))
         self._render_ink()
+
+    def show_loaded(self, page: bool) -> None:
+        """A whole new drawing is in the document (New, Open, restore): fit it — with the page
+        when it was drawn on one — and let the next stroke's clock go on from its last point."""
+        self.page = page
+        self._clock_origin = None
+        self.fit_view()
 
     def live_sketch(self) -> Sketch:
         """The document's sketch plus the stroke being drawn (what live recognition sees)."""
@@ -121,6 +177,8 @@ class Canvas(QWidget):
         x, y = self._to_sketch(pos)
         self.capture.begin_stroke(x, y, t_ms - self._clock_origin, pressure)
         self._last = pos
+        if self.hint_shown:
+            self._render_ink()         # the hint goes as soon as the pen touches
         self._paint_segment(pos, pos, pressure)
 
     def _move(self, pos: QPointF, t_ms: float, pressure: float) -> None:
@@ -206,13 +264,17 @@ class Canvas(QWidget):
         partial = self.capture.partial()
         if partial is not None:
             ink_paint.paint_stroke(painter, partial, self.view)
+        self.hint_shown = self.document.sketch.is_empty and partial is None and self._image is None
+        if self.hint_shown:
+            painter.setPen(ink_paint.HINT_INK)
+            painter.drawText(self.rect(), Qt.AlignCenter | Qt.TextWordWrap, HINT)
         painter.end()
         self._ink = pixmap
         self._rendered = self.document.sketch
         self.update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._render_ink()
+        self.fit_view()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)

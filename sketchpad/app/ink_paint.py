@@ -15,6 +15,8 @@ from ..ink import Sketch, Stroke
 
 INK = QColor(20, 20, 28)
 PAPER = QColor(255, 255, 255)
+#: Text on the paper (the empty canvas's hint): readable, but plainly not ink.
+HINT_INK = QColor(120, 120, 130)
 PEN_WIDTH = 3.0
 
 
@@ -63,18 +65,30 @@ def paint_sketch(painter: QPainter, sketch: Sketch, view: QTransform, n_strokes:
         paint_stroke(painter, stroke, view, colour, base)
 
 
+#: A rectangle in sketch units: ``(x0, y0, x1, y1)``.
+Rect = tuple[float, float, float, float]
+
+
+def fit_rect(rect: Rect, width: float, height: float, margin: float = 16.0) -> QTransform:
+    """``rect`` (sketch units) → a ``width × height`` box less ``margin``: centred, aspect kept.
+    A rectangle of no extent (one dot) is centred at scale 1."""
+    x0, y0, x1, y1 = rect
+    w, h = x1 - x0, y1 - y0
+    if w <= 0 and h <= 0:
+        scale = 1.0
+    else:
+        scale = min((width - 2 * margin) / max(w, 1e-6), (height - 2 * margin) / max(h, 1e-6))
+        scale = max(scale, 1e-6)        # a box smaller than its margins still maps somewhere
+    dx = (width - w * scale) / 2 - x0 * scale
+    dy = (height - h * scale) / 2 - y0 * scale
+    return QTransform(scale, 0, 0, scale, dx, dy)
+
+
 def fit_transform(sketch: Sketch, width: float, height: float, margin: float = 16.0) -> QTransform:
     """Sketch units → a ``width × height`` box, centred, aspect kept (identity for no ink)."""
     if sketch.is_empty:
         return QTransform()
-    x0, y0, x1, y1 = sketch.bounds()
-    w, h = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
-    scale = min((width - 2 * margin) / w, (height - 2 * margin) / h)
-    if x1 - x0 == 0 and y1 - y0 == 0:
-        scale = 1.0
-    dx = (width - w * scale) / 2 - x0 * scale
-    dy = (height - h * scale) / 2 - y0 * scale
-    return QTransform(scale, 0, 0, scale, dx, dy)
+    return fit_rect(sketch.bounds(), width, height, margin)
 
 
 def sketch_image(sketch: Sketch, width: int, height: int, n_strokes: int | None = None,
@@ -94,6 +108,18 @@ def gray_image(picture: np.ndarray, invert: bool = True) -> QImage:
     pic = np.ascontiguousarray(255 - picture if invert else picture, dtype=np.uint8)
     h, w = pic.shape
     return QImage(pic.data, w, h, w, QImage.Format_Grayscale8).copy()
+
+
+def thumbnail_image(picture: np.ndarray, gamma: float = 0.6) -> QImage:
+    """A gallery picture (ink bright on dark) as dark ink on white at full strength: the
+    strongest ink becomes black and faint ink darker (``gamma``), so a raster gallery's small,
+    light thumbnails (TU-Berlin's: 48 px, ink at a fifth of full scale) read as clearly as
+    drawn strokes."""
+    top = int(picture.max()) if picture.size else 0
+    if top == 0:
+        return gray_image(picture)
+    lut = np.round(np.clip(np.arange(256) / top, 0.0, 1.0) ** gamma * 255).astype(np.uint8)
+    return gray_image(lut[picture])
 
 
 def dirty_rect(a: QPointF, b: QPointF, width: float) -> QRectF:

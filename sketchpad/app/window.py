@@ -2,45 +2,50 @@
 
 Flow (DESIGN.md "The picture"): canvas → :class:`Document` → :class:`AppState` → worker →
 ``analysed`` → prediction panel and neighbour rows. The window holds no drawing logic itself:
-it routes changes, asks the user questions through :class:`Prompts`, and keeps files, recent
-files, settings and the autosave.
+it builds the widgets and routes changes between the parts that do the work, each testable
+without it — :class:`~.files.FileController` (New, Open off the GUI thread, Save, Export, the
+file list), :class:`~.settings.AppSettings` (what is remembered), :class:`~.packs_menu.PackChooser`
+(the pack menu) — asks the user questions through :class:`Prompts`, and keeps the autosave.
 """
 from __future__ import annotations
 
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QImage, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel,
-                               QListWidget, QMainWindow, QScrollArea, QSplitter, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QListWidget, QMainWindow,
+                               QScrollArea, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
-from ..datasets.tu_berlin import read_png
 from ..document import Document
-from ..ink import Sketch, SketchError, iter_ndjson, write_ndjson
-from ..pack import PackEntry, discover_packs
+from ..ink import Sketch
+from ..pack import PackEntry
 from ..runtime import Analysis, LoadedPack
 from . import ink_paint, teaching
-from .autosave import Autosave
-from .canvas import ERASER, PEN, Canvas
-from .panels import NeighbourDialog, NeighbourRows, PredictionPanel
-from .prompts import CANCEL, SAVE, Prompts
+from .autosave import Autosave, Recovered
+from .canvas import ERASER, PEN, Canvas, on_page
+from .files import FileController, FileDialogs, OpenedFile
+from .help import AboutDialog, ShortcutsDialog
+from .notices import NoticeBar
+from .packs_menu import PackChooser, reads_pictures
+from .panels import (ElidedLabel, NeighbourDialog, NeighbourPane, NeighbourRows,
+                     PredictionPanel)
+from .prompts import Prompts
 from .responsiveness import freeze_long_lived, tune_for_interaction
+from .settings import AppSettings
 from .state import AppState
-from .svg import write_svg
+from .words_ui import WordsController
 from .worker import RecognitionWorker
 
 #: While the pen is down, the partial sketch goes to recognition at most this often.
 LIVE_INTERVAL_MS = 150
-MAX_RECENT = 8
-#: A Quick, Draw! file can hold 100 000+ drawings; the side list shows the first ones.
-#: Drawings listed from one file (the largest Quick, Draw! file here holds 5,929).
-MAX_LISTED = 10_000
-NDJSON_FILTER = "Quick, Draw! drawings (*.ndjson)"
-OPEN_FILTER = "Drawings and pictures (*.ndjson *.png *.jpg *.jpeg);;" + NDJSON_FILTER
+#: The smallest window: fits a 1366 × 768 laptop screen with its task bar (and 1280 × 720).
+MINIMUM_SIZE = (960, 600)
+#: How wide the status bar's CPU/GPU note may grow (the whole reason is in its tooltip).
+PROVIDER_WIDTH = 320
 
 
 def default_data_dir() -> Path:
@@ -54,11 +59,14 @@ class MainWindow(QMainWindow):
     autosaveDone = Signal(str)       # "" or the error (from the autosave thread)
 
     def __init__(self, pack_dirs: Sequence[Path] = (), data_dir: Path | None = None,
-                 settings: QSettings | None = None, prompts: Prompts | None = None, k: int = 8):
+                 settings: QSettings | None = None, prompts: Prompts | None = None, k: int = 8,
+                 dialogs: FileDialogs | None = None):
         super().__init__()
         tune_for_interaction(QApplication.instance())
         self.setWindowTitle("Sketchpad")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.settings = settings or QSettings("Sketchpad", "Sketchpad")
+        self.prefs = AppSettings(self.settings)
         self.prompts = prompts or Prompts(self)
         self.pack_dirs = tuple(pack_dirs)
         self.k = k
@@ -67,9 +75,12 @@ class MainWindow(QMainWindow):
         self.autosave = Autosave(data_dir or default_data_dir())
         self._request_id = 0
         self._image: np.ndarray | None = None
-        self._drawings: list[Sketch] = []
-        self._entries: list[PackEntry] = []
+        self._neighbour_dialogs: list[NeighbourDialog] = []
         self._autosave_failed = False
+        self._autosave_warned = False
+        self._autosave_label: QLabel | None = None
+        #: Further windows opened at start for other restored drawings (one drawing a window).
+        self.restored_windows: list[MainWindow] = []
         self._closed = False
         # One background writer: files are written in order, the GUI thread never waits on disk.
         self._autosave_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
@@ -84,8 +95,20 @@ class MainWindow(QMainWindow):
 
         self.canvas = Canvas(self.document)
         self.predictions = PredictionPanel()
+        self.predictions.wordChosen.connect(self.document.set_label)
         self.neighbours = NeighbourRows(k)
         self.neighbours.neighbourClicked.connect(self.open_neighbour)
+        self.notices = NoticeBar()
+        self.packs = PackChooser(self)
+        self.packs.chosen.connect(self._load_pack)
+        self.files = FileController(self.document, self.prefs, self.prompts, self._load,
+                                    dialogs or FileDialogs(self), guess=self._guess, parent=self)
+        self.files.opened.connect(self._on_opened)
+        self.files.collectionChanged.connect(self._on_collection_changed)
+        self.files.recentChanged.connect(self._rebuild_recent)
+        self.files.notice.connect(self.notices.show_notice)
+        self.files.message.connect(self.statusBar().showMessage)
+        self.state.packChanged.connect(self._on_pack_changed)
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_INTERVAL_MS)
         self.live_timer.timeout.connect(self.request_analysis)
         self.canvas.inkMoved.connect(self._on_ink_moved)
@@ -97,33 +120,45 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.worker.start()
         self.refresh_packs()
+        self._start_autosave()
         self._offer_restore()
-        self.autosave.start_session()
         self._update_title()
 
     # --- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        self.pack_combo = QComboBox()
-        self.pack_combo.setMinimumWidth(220)
-        self.pack_combo.activated.connect(self._on_pack_chosen)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
+        """Canvas and prediction side by side over the neighbour rows, in splitters the user can
+        drag; the side panel and the rows scroll when the window is small and may be collapsed."""
+        side_panel = QWidget()
+        side_layout = QVBoxLayout(side_panel)
         side_layout.addWidget(self.predictions)
         side_layout.addStretch(1)
-        side.setMinimumWidth(300)
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.canvas)
-        splitter.addWidget(side)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(self.neighbours)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumHeight(3 * 118)
+        self.side = QScrollArea()
+        self.side.setWidget(side_panel)
+        self.side.setWidgetResizable(True)
+        self.side.setFrameShape(QScrollArea.NoFrame)
+        self.side.setMinimumWidth(200)
+        self.side.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        top = QSplitter(Qt.Horizontal)
+        top.addWidget(self.canvas)
+        top.addWidget(self.side)
+        top.setCollapsible(0, False)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 1)
+        top.setSizes([900, 300])
+        self.neighbour_pane = NeighbourPane(self.neighbours)
+        self.body = QSplitter(Qt.Vertical)
+        self.body.setObjectName("body")
+        self.body.addWidget(top)
+        self.body.addWidget(self.neighbour_pane)
+        self.body.setCollapsible(0, False)
+        self.body.setStretchFactor(0, 3)
+        self.body.setStretchFactor(1, 2)
+        self.body.setSizes([600, 400])
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(scroll)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.notices)
+        layout.addWidget(self.body, 1)
         self.setCentralWidget(central)
 
         self.drawing_list = QListWidget()
@@ -136,9 +171,15 @@ class MainWindow(QMainWindow):
         self.drawing_dock.hide()
 
     def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+        """An action; ``shortcut`` is a key, a standard key, or a list of either."""
         action = QAction(text, self, checkable=checkable)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+        keys: list[QKeySequence] = []
+        for key in shortcut if isinstance(shortcut, list) else [shortcut] * (shortcut is not None):
+            for seq in (QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey)
+                        else [QKeySequence(key)]):
+                if seq not in keys:
+                    keys.append(seq)
+        action.setShortcuts(keys)
         action.triggered.connect(slot)
         return action
 
@@ -148,10 +189,12 @@ class MainWindow(QMainWindow):
         self.new_action = self._action("&New", self.new_drawing, QKeySequence.New)
         self.open_action = self._action("&Open…", lambda: self.open_file(), QKeySequence.Open)
         self.save_action = self._action("&Save", lambda: self.save(), QKeySequence.Save)
-        self.save_as_action = self._action("Save &As…", lambda: self.save_as(), QKeySequence.SaveAs)
-        export_png = self._action("Export &PNG…", lambda: self.export_png())
-        export_svg = self._action("Export S&VG…", lambda: self.export_svg())
-        quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
+        self.save_as_action = self._action("Save &As…", lambda: self.save_as(),
+                                           [QKeySequence.SaveAs, "Ctrl+Shift+S"])
+        export_png = self._action("Export &PNG…", lambda: self.export_png(), "Ctrl+E")
+        export_svg = self._action("Export S&VG…", lambda: self.export_svg(), "Ctrl+Shift+E")
+        quit_action = self._action("&Quit", self.close, [QKeySequence.Quit, "Ctrl+Q"])
+        quit_action.setMenuRole(QAction.QuitRole)
         file_menu.addActions([self.new_action, self.open_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addActions([self.save_action, self.save_as_action])
@@ -162,30 +205,44 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action("&Undo", self.document.undo, QKeySequence.Undo)
-        self.redo_action = self._action("&Redo", self.document.redo, QKeySequence.Redo)
-        self.clear_action = self._action("&Clear", self.document.clear, "Ctrl+Shift+Delete")
+        self.redo_action = self._action("&Redo", self.document.redo, [QKeySequence.Redo, "Ctrl+Y"])
+        self.clear_action = self._action("&Clear drawing", self.document.clear, "Ctrl+Shift+Delete")
+        self.pen_action = self._action("&Pen", lambda: self.set_tool(PEN), "P", checkable=True)
+        self.pen_action.setChecked(True)
         self.eraser_action = self._action("&Eraser", self._on_eraser_toggled, "E", checkable=True)
         self.eraser_action.setToolTip("Erase whole strokes (a pen's eraser end always erases)")
+        group = QActionGroup(self)
+        group.addAction(self.pen_action)
+        group.addAction(self.eraser_action)
         edit.addActions([self.undo_action, self.redo_action, self.clear_action])
         edit.addSeparator()
-        edit.addAction(self.eraser_action)
+        edit.addActions([self.pen_action, self.eraser_action])
 
         view = bar.addMenu("&View")
+        self.full_screen_action = self._action("&Full screen", self._on_full_screen,
+                                               [QKeySequence.FullScreen, "F11"], checkable=True)
         self.gpu_action = self._action("Use the &GPU when available", self._on_gpu_toggled,
                                        checkable=True)
-        view.addAction(self.gpu_action)
+        view.addAction(self.full_screen_action)
         view.addAction(self.drawing_dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction(self.gpu_action)
+
+        self.words_menu = bar.addMenu("&Words")
+        self.words_ui = WordsController(self, self.words_menu)
 
         self.teach_menu = bar.addMenu("&Teach")
         self.teach_actions = teaching.install(self)
 
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts,
+                                             [QKeySequence.HelpContents, "F1"])
+        self.about_action = self._action("&About Sketchpad", self.show_about)
+        self.about_action.setMenuRole(QAction.AboutRole)
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
         tools = QToolBar("Tools", self)
         tools.setObjectName("tools")
-        group = QActionGroup(self)
-        self.pen_action = self._action("Pen", lambda: self.set_tool(PEN), "P", checkable=True)
-        self.pen_action.setChecked(True)
-        group.addAction(self.pen_action)
-        group.addAction(self.eraser_action)
         tools.addActions([self.new_action, self.open_action, self.save_action])
         tools.addSeparator()
         tools.addActions([self.undo_action, self.redo_action, self.clear_action])
@@ -193,97 +250,107 @@ class MainWindow(QMainWindow):
         tools.addActions([self.pen_action, self.eraser_action])
         tools.addSeparator()
         tools.addWidget(QLabel(" Pack: "))
-        tools.addWidget(self.pack_combo)
+        tools.addWidget(self.packs.combo)
         self.addToolBar(tools)
+        for action in self.findChildren(QAction):        # the shortcut, where a tip shows
+            keys = action.shortcut().toString(QKeySequence.NativeText)
+            if keys and action.toolTip() and keys not in action.toolTip():
+                action.setToolTip(f"{action.toolTip()} ({keys})")
 
     def _build_status(self) -> None:
-        self.provider_label = QLabel("—")
+        """The CPU/GPU note stays in the status bar, its reason in the tooltip; messages come
+        and go beside it."""
+        self.provider_label = ElidedLabel("—")
         self.provider_label.setObjectName("provider")
-        self.statusBar().addPermanentWidget(self.provider_label)
+        self.provider_label.setMinimumWidth(120)
+        self.provider_label.setMaximumWidth(PROVIDER_WIDTH)
+        self.statusBar().addPermanentWidget(self.provider_label, 1)
+
+    def menus(self) -> list:
+        return [a.menu() for a in self.menuBar().actions() if a.menu()]
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.menus(), self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.packs.entries, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _on_full_screen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
 
     # --- settings -----------------------------------------------------------------------------
     def _restore_settings(self) -> None:
-        s = self.settings
-        if s.value("geometry") is not None:
-            self.restoreGeometry(s.value("geometry"))
-        else:
-            self.resize(1280, 860)
-        if s.value("windowState") is not None:
-            self.restoreState(s.value("windowState"))
-        self.predictions.per_model_toggle.setChecked(s.value("perModel", False, bool))
-        self.gpu_action.setChecked(s.value("preferGpu", True, bool))
+        self.prefs.restore_window(self)
+        self.predictions.per_model_toggle.setChecked(self.prefs.each_model)
+        self.gpu_action.setChecked(self.prefs.prefer_gpu)
         self.predictions.per_model_toggle.toggled.connect(
-            lambda on: self.settings.setValue("perModel", on))
-        self._rebuild_recent()
-
-    def recent_files(self) -> list[str]:
-        value = self.settings.value("recentFiles", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _add_recent(self, path: Path) -> None:
-        files = [str(path)] + [f for f in self.recent_files() if f != str(path)]
-        self.settings.setValue("recentFiles", files[:MAX_RECENT])
+            lambda on: setattr(self.prefs, "each_model", on))
         self._rebuild_recent()
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
-        for f in self.recent_files():
-            self.recent_menu.addAction(Path(f).name, lambda f=f: self.open_file(Path(f)))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+        files = self.prefs.recent_files()
+        for f in files:
+            action = self.recent_menu.addAction(f.name, lambda f=f: self.open_file(f))
+            action.setToolTip(str(f))
+        self.recent_menu.setToolTipsVisible(True)
+        self.recent_menu.setEnabled(bool(files))
 
     # --- packs --------------------------------------------------------------------------------
     def refresh_packs(self) -> None:
-        """List every pack found; broken ones show their reason and cannot be chosen."""
-        self._entries = list(discover_packs(*self.pack_dirs))
-        self.pack_combo.clear()
-        model = self.pack_combo.model()
-        for i, entry in enumerate(self._entries):
-            if entry.pack:
-                self.pack_combo.addItem(entry.pack.title if entry.pack.title else entry.name)
-                self.pack_combo.setItemData(i, str(entry.path), Qt.ToolTipRole)
-            else:
-                self.pack_combo.addItem(f"{entry.name} — broken: {entry.error}")
-                self.pack_combo.setItemData(i, entry.error, Qt.ToolTipRole)
-                model.item(i).setEnabled(False)
-        good = [i for i, e in enumerate(self._entries) if e.pack]
-        if not good:
+        """List every pack found (broken ones cannot be chosen) and load the remembered one."""
+        entry = self.packs.refresh(self.pack_dirs, self.prefs.pack)
+        if entry is None:
             self.statusBar().showMessage("No usable model pack found: predictions are off.")
             return
-        last = self.settings.value("pack", "")
-        index = next((i for i in good if str(self._entries[i].path) == last), good[0])
-        self.pack_combo.setCurrentIndex(index)
-        self._on_pack_chosen(index)
+        self._load_pack(entry)
 
-    def _on_pack_chosen(self, index: int) -> None:
-        if 0 <= index < len(self._entries) and self._entries[index].pack:
-            entry = self._entries[index]
-            self.statusBar().showMessage(f"Loading pack {entry.name}…")
-            self.worker.load_pack(entry.path, prefer_gpu=self.gpu_action.isChecked())
+    def _load_pack(self, entry: PackEntry) -> None:
+        self.statusBar().showMessage(f"Loading pack {entry.name}…")
+        self.worker.load_pack(entry.path, prefer_gpu=self.gpu_action.isChecked())
 
     def _on_gpu_toggled(self, on: bool) -> None:
-        self.settings.setValue("preferGpu", on)
-        self._on_pack_chosen(self.pack_combo.currentIndex())
+        self.prefs.prefer_gpu = on
+        entry = self.packs.in_use() or self.packs.selected()
+        if entry is not None and entry.pack is not None:
+            self._load_pack(entry)
 
     def _on_pack_loaded(self, pack: LoadedPack) -> None:
-        self.settings.setValue("pack", str(pack.pack.path))
+        self.prefs.pack = str(pack.pack.path)
+        self.packs.set_in_use(pack.pack.path)
         provider = pack.engine.provider
-        self.provider_label.setText(provider.label)
-        self.provider_label.setToolTip(provider.reason or "Running on the GPU")
+        self.provider_label.setText(f"{provider.label}: {provider.reason}" if provider.reason
+                                    else provider.label)
+        self.provider_label.setToolTip(f"Recognition runs on the CPU: {provider.reason}"
+                                       if provider.reason else "Recognition runs on the GPU")
         self.statusBar().showMessage(
-            f"Pack {pack.name}: {len(pack.pack.classes)} classes, {len(pack.gallery)} gallery "
-            f"sketches" + (f" · CPU because {provider.reason}" if provider.reason else ""), 8000)
+            f"Pack {pack.name}: {len(pack.pack.classes)} classes, {len(pack.gallery):,} gallery "
+            "sketches", 8000)
         self.neighbours.set_pack(pack)
+        self.predictions.set_classes(pack.pack.classes)
         self.state.set_pack(pack)
+        if self._image is not None and reads_pictures(pack.pack):
+            self.notices.dismiss()                  # the picture can be read now
         self.request_analysis()
         freeze_long_lived()
 
     def _on_pack_failed(self, path: Path, message: str) -> None:
-        for i, entry in enumerate(self._entries):
-            if entry.path == path:
-                self.pack_combo.setItemText(i, f"{entry.name} — broken: {message}")
-                self.pack_combo.setItemData(i, message, Qt.ToolTipRole)
-                self.pack_combo.model().item(i).setEnabled(False)
+        self.packs.mark_broken(path, message)
         self.statusBar().showMessage(message)
+        if self.packs.in_use() is None and self.packs.usable():
+            self._load_pack(self.packs.usable()[0])   # nothing loaded yet: try the next one
+
+    def _on_pack_changed(self, pack: LoadedPack | None) -> None:
+        """Neighbour windows show sketches of the pack they came from: they close."""
+        for dialog in self._neighbour_dialogs:
+            dialog.close()
+        self._neighbour_dialogs.clear()
 
     # --- recognition --------------------------------------------------------------------------
     def _on_ink_moved(self) -> None:
@@ -292,10 +359,16 @@ class MainWindow(QMainWindow):
 
     def _on_document_changed(self, sketch: Sketch) -> None:
         self.state.set_sketch(sketch)
+        self.live_timer.stop()
+        self.request_analysis()          # first: the worker starts while the rest happens
         self._write_autosave(sketch)
         self._update_title()
-        self.live_timer.stop()
-        self.request_analysis()
+        self.predictions.set_word(sketch.label)
+
+    @property
+    def latest_request(self) -> int:
+        """The id of the latest analysis asked for: answers for any other are stale."""
+        return self._request_id
 
     def request_analysis(self) -> None:
         """Send the latest drawing (with the stroke being drawn) to the worker; never waits."""
@@ -323,7 +396,15 @@ class MainWindow(QMainWindow):
     def _show(self, analysis: Analysis | None) -> None:
         self.predictions.show_prediction(analysis.prediction if analysis else None)
         self.neighbours.show_analysis(analysis)
+        self.predictions.set_guess(self._guess())
         self.analysisShown.emit(analysis)
+
+    def _guess(self) -> str | None:
+        """The pack's best guess for the drawing as it is now (None while none is in)."""
+        analysis = self.state.analysis()
+        if analysis is None or self.state.sketch() is not self.document.sketch:
+            return None
+        return analysis.prediction.top(1)[0][0]
 
     def open_neighbour(self, gallery_id: int) -> NeighbourDialog | None:
         pack = self.state.pack()
@@ -331,6 +412,9 @@ class MainWindow(QMainWindow):
             return None
         dialog = NeighbourDialog(pack, gallery_id, self)
         dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: self._neighbour_dialogs.remove(dialog)
+                                 if dialog in self._neighbour_dialogs else None)
+        self._neighbour_dialogs.append(dialog)
         dialog.show()
         return dialog
 
@@ -345,151 +429,113 @@ class MainWindow(QMainWindow):
     # --- files --------------------------------------------------------------------------------
     def _keep_work(self) -> bool:
         """True when it is fine to replace the drawing (saved, discarded, or nothing to lose)."""
-        if not self.document.dirty or self.document.sketch.is_empty:
-            return True
-        answer = self.prompts.unsaved_changes()
-        if answer == SAVE:
-            return self.save()
-        return answer != CANCEL
+        return self.files.keep_work()
 
-    def new_drawing(self) -> None:
-        if self._keep_work():
-            self._load(Sketch(), None)
-
-    def _load(self, sketch: Sketch, path: Path | None, image: np.ndarray | None = None,
-              qimage: QImage | None = None, dirty: bool = False) -> None:
-        self.canvas.cancel_stroke()
-        self._image = image
-        self.canvas.set_image(qimage)
-        self.document.load(sketch, path, dirty=dirty)
-        self.canvas.fit_view()
+    def new_drawing(self) -> bool:
+        return self.files.new()
 
     def open_file(self, path: Path | None = None) -> bool:
-        if not self._keep_work():
-            return False
-        if path is None:
-            name, _ = QFileDialog.getOpenFileName(self, "Open", self._last_dir(), OPEN_FILTER)
-            if not name:
-                return False
-            path = Path(name)
-        try:
-            if path.suffix.lower() == ".ndjson":
-                self._open_drawings(path)
-            else:
-                self._open_picture(path)
-        except (OSError, SketchError, ValueError) as exc:
-            self.prompts.error("Cannot open", f"{path}: {exc}")
-            return False
-        self._add_recent(path)
-        return True
-
-    def _open_drawings(self, path: Path) -> None:
-        bad: list[str] = []
-        drawings = []
-        more = False
-        for sketch in iter_ndjson(path, errors="skip", bad_lines=bad):
-            if len(drawings) == MAX_LISTED:
-                more = True
-                break
-            drawings.append(sketch)
-        if not drawings:
-            raise SketchError(bad[0] if bad else "the file holds no drawings")
-        self._drawings = drawings
-        self.drawing_list.blockSignals(True)
-        self.drawing_list.clear()
-        self.drawing_list.addItems([f"{i + 1}. {(d.label or 'drawing').replace('_', ' ')} "
-                                    f"({len(d)} strokes)" for i, d in enumerate(drawings)])
-        self.drawing_list.blockSignals(False)
-        self.drawing_dock.setVisible(len(drawings) > 1)
-        # One drawing: the file is this document. Many: each is opened as a new, unsaved copy,
-        # so Save never overwrites the whole collection with one drawing.
-        self._load(drawings[0], path if len(drawings) == 1 else None)
-        self.drawing_list.setCurrentRow(0)
-        notes = ([f"{len(bad)} lines could not be read: {bad[0]}"] if bad else []) + (
-            [f"only the first {MAX_LISTED:,} drawings are listed"] if more else [])
-        if notes:
-            self.statusBar().showMessage("; ".join(notes), 10000)
-
-    def _on_drawing_picked(self, row: int) -> None:
-        if 0 <= row < len(self._drawings) and self.drawing_dock.isVisible():
-            if self._keep_work():
-                self._load(self._drawings[row], None)
-
-    def _open_picture(self, path: Path) -> None:
-        gray = read_png(path)
-        self._drawings = []
-        self.drawing_dock.hide()
-        self._load(Sketch(), None, image=gray, qimage=QImage(str(path)))
-        self.request_analysis()
-
-    def _last_dir(self) -> str:
-        recent = self.recent_files()
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
+        """Start opening ``path`` (or one the user picks); the drawing is replaced when it has
+        been read, off the GUI thread (``files.opened``)."""
+        return self.files.open(path)
 
     def save(self) -> bool:
-        if self.document.path is None:
-            return self.save_as()
-        return self._write(self.document.path)
+        return self.files.save()
 
     def save_as(self, path: Path | None = None) -> bool:
-        if path is None:
-            name, _ = QFileDialog.getSaveFileName(self, "Save As", self._last_dir(), NDJSON_FILTER)
-            if not name:
-                return False
-            path = Path(name)
-        if path.suffix.lower() != ".ndjson":
-            path = path.with_name(path.name + ".ndjson")
-        return self._write(path)
-
-    def _write(self, path: Path) -> bool:
-        """Save with time and pressure; on failure say why and keep the drawing unsaved."""
-        try:
-            write_ndjson([self.document.sketch], path, with_time=True, with_pressure=True)
-        except OSError as exc:
-            self.prompts.error("Could not save", f"{path} could not be written "
-                               f"({exc.strerror or exc}). The drawing is still open and unsaved.")
-            return False
-        self.document.mark_saved(path)
-        self._add_recent(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        return self.files.save_as(path)
 
     def export_png(self, path: Path | None = None) -> bool:
-        return self._export(path, "PNG picture (*.png)", ".png", lambda p: self._png(p))
+        return self.files.export_png(path)
 
     def export_svg(self, path: Path | None = None) -> bool:
-        return self._export(path, "SVG drawing (*.svg)", ".svg",
-                            lambda p: write_svg(self.document.sketch, p))
+        return self.files.export_svg(path)
 
-    def _png(self, path: Path) -> None:
-        image = ink_paint.sketch_image(self.document.sketch, 512, 512)
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"{path} could not be written")
+    def _load(self, sketch: Sketch, path: Path | None, image: np.ndarray | None = None,
+              page: bool | None = None, dirty: bool = False) -> None:
+        """Put a whole new drawing (or a picture) in the document and on the canvas. ``page``:
+        whether it was drawn on Sketchpad's page (None: judge by its ink, for a restore)."""
+        self.canvas.cancel_stroke()
+        self.notices.dismiss()
+        self._image = image
+        self.canvas.set_image(None if image is None else ink_paint.gray_image(image, invert=False))
+        self.document.load(sketch, path, dirty=dirty)
+        self.canvas.show_loaded(on_page(sketch) if page is None else page)
 
-    def _export(self, path: Path | None, filt: str, suffix: str, write) -> bool:
-        if path is None:
-            name, _ = QFileDialog.getSaveFileName(self, "Export", self._last_dir(), filt)
-            if not name:
-                return False
-            path = Path(name)
-        if path.suffix.lower() != suffix:
-            path = path.with_name(path.name + suffix)
-        try:
-            write(path)
-        except OSError as exc:
-            self.prompts.error("Could not export", f"{path}: {exc.strerror or exc}")
-            return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-        return True
+    def _on_opened(self, opened: OpenedFile) -> None:
+        if opened.picture is None:
+            return
+        pack = self.packs.in_use()
+        if pack is not None and not reads_pictures(pack.pack):
+            other = self.packs.picture_pack()
+            text = f"The {pack.pack.title} pack reads strokes as they are drawn, not pictures."
+            if other is None:
+                self.notices.show_notice(text + " No installed pack reads pictures.")
+            else:
+                self.notices.show_notice(text + f" The {other.pack.title} pack reads pictures.",
+                                         f"Use {other.pack.title}", lambda: self._load_pack(other))
+
+    def _on_collection_changed(self) -> None:
+        """The file list follows the document: the drawings of its file, or nothing."""
+        labels = self.files.collection_labels()
+        c = self.files.collection
+        self.drawing_list.blockSignals(True)
+        if self.drawing_list.count() != len(labels) or (
+                labels and self.drawing_list.item(0).text() != labels[0]):
+            self.drawing_list.clear()
+            self.drawing_list.addItems(labels)
+        self.drawing_list.setCurrentRow(c.row if c is not None else -1)
+        self.drawing_list.blockSignals(False)
+        if c is not None:
+            self.drawing_dock.setWindowTitle(f"Drawings in {c.path.name} ({len(labels):,}"
+                                             f"{'+' if c.more else ''})")
+        else:
+            self.drawing_dock.setWindowTitle("Drawings in file")
+        self.drawing_dock.setVisible(c is not None)
+        self._update_title()
+
+    def _on_drawing_picked(self, row: int) -> None:
+        if not self.files.pick(row) and self.files.collection is not None:
+            self.drawing_list.blockSignals(True)       # kept the drawing: the list says so
+            self.drawing_list.setCurrentRow(self.files.collection.row)
+            self.drawing_list.blockSignals(False)
 
     # --- autosave and exit ----------------------------------------------------------------------
+    def _start_autosave(self) -> None:
+        """A data folder that is full or read-only must not stop the window: drawing goes on,
+        autosave is off, and the user is told (status bar and one notice)."""
+        try:
+            self.autosave.start_session()
+        except OSError as exc:
+            self._warn_autosave(f"{self.autosave.folder} cannot be written "
+                                f"({exc.strerror or exc})")
+
     def _offer_restore(self) -> None:
-        sketch = self.autosave.recoverable()
-        if sketch is not None and self.prompts.restore_autosave(len(sketch)):
-            self._load(sketch, None, dirty=True)
+        """One question for the drawings of every window that died: the first comes back
+        here, each further one in a window of its own (a window holds one drawing)."""
+        found = self.autosave.claim_stale()
+        if not found:
+            return
+        if not self.prompts.restore_drawings([len(r.sketch) for r in found]):
+            self.autosave.discard(found)
+            return
+        first, *more = found
+        self.restore(first)
+        for recovered in more:
+            window = MainWindow(pack_dirs=self.pack_dirs, data_dir=self.autosave.data_dir,
+                                settings=self.settings, prompts=self.prompts, k=self.k)
+            window.restore(recovered)
+            window.show()
+            self.restored_windows.append(window)
+
+    def restore(self, recovered: Recovered) -> None:
+        """Show a dead window's drawing here, unsaved; its old session goes once this
+        window's autosave holds it."""
+        self.autosave.adopt(recovered)
+        self._load(recovered.sketch, None, dirty=True)
 
     def _write_autosave(self, sketch: Sketch) -> None:
-        if self._closed:
+        if self._closed or not self.autosave.active:
             return
         self._autosave_future = self._autosave_pool.submit(self._autosave_job, sketch)
 
@@ -503,12 +549,31 @@ class MainWindow(QMainWindow):
 
     def _on_autosave_done(self, error: str) -> None:
         if error and not self._autosave_failed:      # say it once, not after every stroke
-            self.statusBar().showMessage(f"Autosave failed ({error}): save the drawing yourself.")
+            self._warn_autosave(f"the drawing could not be autosaved ({error})")
+        elif not error and self._autosave_label is not None:
+            self._autosave_label.hide()              # space was made: it works again
         self._autosave_failed = bool(error)
 
+    def _warn_autosave(self, reason: str) -> None:
+        """A lasting mark in the status bar, a message, and one notice per window."""
+        advice = f"{reason}. Drawing still works; save the drawing yourself."
+        message = f"Autosave is off: {advice}"
+        if self._autosave_label is None:
+            self._autosave_label = QLabel("Autosave off")
+            self._autosave_label.setObjectName("autosaveOff")
+            self.statusBar().addPermanentWidget(self._autosave_label)
+        self._autosave_label.setToolTip(message)
+        self._autosave_label.show()
+        self.statusBar().showMessage(message, 15000)
+        if not self._autosave_warned:
+            self._autosave_warned = True
+            # After the window is up (this can happen while it is being built).
+            notice = advice[0].upper() + advice[1:]
+            QTimer.singleShot(0, self, lambda: self.prompts.error("Autosave is off", notice))
+
     def _update_title(self) -> None:
-        name = self.document.path.name if self.document.path else "Untitled"
-        self.setWindowTitle(f"{name}{' •' if self.document.dirty else ''} — Sketchpad")
+        self.setWindowTitle(f"{self.files.title()}{' •' if self.document.dirty else ''} "
+                            "— Sketchpad")
         self.undo_action.setEnabled(self.document.can_undo)
         self.redo_action.setEnabled(self.document.can_redo)
 
@@ -525,8 +590,11 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker and mark a clean exit (also for tests that drop a window)."""
         self._closed = True
-        if self.worker.isRunning():
-            self.worker.stop()
+        if self.worker.isRunning() and not self.worker.stop():
+            # An analysis cannot be interrupted; quitting never waits for it (run_app exits
+            # without joining the thread, and everything worth keeping is written below).
+            print("sketchpad: recognition still running at exit; not waiting for it",
+                  file=sys.stderr)
         self._autosave_pool.shutdown(wait=True)
         self.autosave.end_session()
 
