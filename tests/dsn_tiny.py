@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.dsn.data import DataConfig, build_cache
+from training.dsn.build import build_cache
+from training.dsn.data import DataConfig
 
 CLASSES = ("airplane", "bicycle", "calculator")
 

@@ -51,8 +51,10 @@ def load_model(run_dir: Path) -> tuple[DSN, dict[str, Any]]:
 
 def data_config(meta: dict[str, Any]) -> DataConfig:
     """The :class:`DataConfig` a cache was built with (so the test sketches can be read again)."""
-    d = {f.name: meta["data"][f.name] for f in fields(DataConfig)}
-    d["fractions"], d["classes"] = tuple(d["fractions"]), tuple(d["classes"])
+    d = {f.name: meta["data"][f.name] for f in fields(DataConfig) if f.name in meta["data"]}
+    for key in ("fractions", "classes", "prefix_range"):
+        if key in d:
+            d[key] = tuple(d[key])
     return DataConfig(**d)
 
 

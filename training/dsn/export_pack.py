@@ -130,8 +130,28 @@ def wrap(value: Any, protocol: str) -> dict[str, Any]:
     return {"value": value, "protocol": protocol}
 
 
+def carried_rows(previous: dict[str, Any], metrics: dict[str, Any], runs: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Table-1 figures of runs that were not trained again, taken from the pack's previous
+    manifest and marked so: a retrain of the shipped row alone keeps the table whole without
+    passing old numbers off as new. Returns (metrics, training runs) to add."""
+    old_runs = previous.get("training", {}).get("runs", {})
+    stale = [k for k in old_runs if k not in runs]
+    note = "not retrained since: figure of the previous run, trained on whole drawings only; "
+    carried = {}
+    for key, entry in previous.get("metrics", {}).items():
+        if key in metrics or key.startswith("shipped_") or not isinstance(entry, dict):
+            continue
+        if any(key in (f"map3_{k}", f"top1_{k}") or key.startswith(f"map3_{k}_") for k in stale) \
+                or (key.startswith("map3_cnn_") and key.endswith("px")):
+            carried[key] = wrap(entry["value"], note + entry["protocol"])
+    return carried, {k: {**old_runs[k], "carried_from_previous_pack": True} for k in stale}
+
+
 def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 500,
            n_fit: int = 3000, dim: int = 64, n_trees: int = 10, search_k: int = 1000) -> Path:
+    previous_path = Path(out_dir) / "manifest.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
     model, ck = load_model(run_dir)
     cache = Path(ck["config"]["cache"])
     meta = load_meta(cache)
@@ -165,6 +185,8 @@ def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 50
                 for d in DEPTH_NAMES}
     results = json.loads(Path(results_path).read_text())
     metrics, extra = manifest_figures(results, meta)
+    carried_metrics, carried_runs = carried_rows(previous, metrics, results["runs"])
+    metrics.update(carried_metrics)
     gallery = Gallery(labels=labels, source_ids=[s.source_id or "" for s in sketches],
                       attribution=ATTRIBUTION, stroke3=[pp.stroke3_raw(s) for s in sketches])
     runs = results["runs"]
@@ -174,11 +196,14 @@ def export(run_dir: Path, results_path: Path, out_dir: Path, per_class: int = 50
         "cache_command": "python -m training.dsn.data",
         "evaluate_command": "python -m training.dsn.evaluate",
         "export_command": "python -m training.dsn.export_pack",
+        **({"outlier_exposure_command": "python -m training.dsn.outlier_exposure"}
+           if "outlier_exposure" in ck["config"] else {}),
         "epochs": ck["config"]["epochs"], "steps": ck["step"],
         "wall_seconds": ck["wall_seconds"], "config": ck["config"],
         "model_config": ck["model_config"],
         "runs": {k: {"epochs": v["epochs"], "steps": v["steps"],
-                     "train_wall_seconds": round(v["train_wall_seconds"], 1)} for k, v in runs.items()},
+                     "train_wall_seconds": round(v["train_wall_seconds"], 1)} for k, v in runs.items()}
+                | carried_runs,
     }
     return write_pack(
         out_dir, name="quickdraw", title=f"Quick, Draw! ({len(classes)} classes, DSN+)",

@@ -1,0 +1,169 @@
+"""Outlier exposure for a trained DSN run: ``python -m training.dsn.outlier_exposure [--key=value ...]``.
+
+A classifier trained on 26 classes answers every drawing with one of them, confidently (a house →
+"paint can 70 %"). Outlier exposure (Hendrycks, Mazeika & Dietterich, "Deep Anomaly Detection
+with Outlier Exposure", ICLR 2019) fine-tunes it so that drawings of *other* things get a flat
+answer: each step adds a batch of background drawings whose target is the uniform distribution
+(cross-entropy to uniform = the mean negative log-softmax), on the fused answer and on each
+branch's own classifier, so that the app's calibrated probabilities and its known-vs-unknown
+score (:mod:`sketchpad.trust`) both see the difference.
+
+Background = half A of the Quick, Draw! classes the pack lacks
+(:func:`training.trust_sets.unknown_halves`; half B is never seen, so the open-set figures stay
+honest), the first 25 drawings of each plus one stroke prefix each (the window sees prefixes),
+rendered by the same :func:`training.dsn.data.render` as the training cache. The known rows come
+from the run's own training cache, whole and prefixed, flipped as in training.
+
+The fine-tuned checkpoint keeps ``train.py``'s layout (``evaluate`` and ``export_pack`` read it)
+with the stage recorded in ``config["outlier_exposure"]``; the run it started from is kept as
+``ckpt_before_oe.pt``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from sketchpad import preprocess as pp
+
+from ..configurator import configure
+from ..trust_sets import DATA, quickdraw_files, unknown_drawings, unknown_halves
+from .data import DataConfig, _open_shard, raster_tensor, render, shard_table, stroke_prefixes
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "run_dir": "runs/dsn/dsnplus",
+    "steps": 1500,
+    "batch_size": 64,         # known rows per step (as in training)
+    "background_batch": 32,   # background rows per step
+    "weight": 0.5,            # λ of the uniform-target loss (the paper's value for vision)
+    "learning_rate": 2e-4,    # the cosine schedule's floor in training
+    "flip": 0.5,
+    "threads": 1,
+    "seed": 1818,
+}
+
+
+def background_rows(classes: list[str], seq: pp.Stroke3Spec, size: int, seed: int
+                    ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Half A of the unknown classes, whole and one prefix each, rendered as training rows."""
+    half_a, _ = unknown_halves(classes)
+    drawings = unknown_drawings(quickdraw_files(DATA / "quickdraw"), half_a)
+    sketches = list(drawings.items)
+    prefixes = [s for s, _ in stroke_prefixes(sketches, [0] * len(sketches),
+                                              DataConfig(seed=seed, prefix_copies=1))]
+    rows = render(sketches + prefixes, [0] * (len(sketches) + len(prefixes)), seq, (size,))
+    return rows, half_a
+
+
+def known_rows(cache: Path, size: int) -> dict[str, np.ndarray]:
+    """Every training row of the cache in memory (the 26-class cache is about 0.5 GB at 96 px)."""
+    keys = (f"img{size}", "strokes", "lengths", "labels")
+    parts = [_open_shard(cache / "train" / name, keys) for name, _ in shard_table(cache)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def batch(rows: dict[str, np.ndarray], idx: np.ndarray, size: int, flip: np.ndarray
+          ) -> tuple[torch.Tensor, ...]:
+    img = rows[f"img{size}"][idx].copy()
+    strokes = rows["strokes"][idx].copy()
+    img[flip] = img[flip][:, :, ::-1]
+    strokes[flip, :, 0] *= -1
+    return (torch.from_numpy(img), torch.from_numpy(strokes),
+            torch.from_numpy(rows["lengths"][idx]), torch.from_numpy(rows["labels"][idx]))
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy between softmax(logits) and the uniform distribution, up to a constant."""
+    return -F.log_softmax(logits, dim=1).mean()
+
+
+def run(cfg: dict[str, Any]) -> Path:
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    run_dir = Path(cfg["run_dir"])
+    ckpt_path = run_dir / "ckpt.pt"
+    before = run_dir / "ckpt_before_oe.pt"
+    if not before.exists():
+        shutil.copy2(ckpt_path, before)
+    model, ck = _load(before)
+    tcfg = ck["config"]
+    size, mean = tcfg["image_size"], ck["order_raster_mean"]
+    seq = pp.spec_from_dict(ck["stroke3"])
+    t0 = time.time()
+    known = known_rows(Path(tcfg["cache"]), size)
+    background, half_a = background_rows(ck["classes"], seq, size, cfg["seed"])
+    log.info("known rows %d, background rows %d (%d classes), read in %.0f s",
+             len(known["labels"]), len(background["labels"]), len(half_a), time.time() - t0)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+    rng = np.random.default_rng(cfg["seed"])
+    model.train()
+    history = []
+    bar = tqdm(range(cfg["steps"]), dynamic_ncols=True)
+    for step in bar:
+        ki = rng.integers(0, len(known["labels"]), cfg["batch_size"])
+        bi = rng.integers(0, len(background["labels"]), cfg["background_batch"])
+        kb = batch(known, ki, size, rng.random(len(ki)) < cfg["flip"])
+        bb = batch(background, bi, size, rng.random(len(bi)) < cfg["flip"])
+        out = model(raster_tensor(torch.cat([kb[0], bb[0]]), mean), torch.cat([kb[1], bb[1]]),
+                    torch.cat([kb[2], bb[2]]))
+        n = len(ki)
+        known_out = type(out)(**{f: _head(getattr(out, f), slice(0, n)) for f in out.__dataclass_fields__})
+        loss, parts = model.loss(known_out, kb[3])
+        heads = [out.logits[n:]] + [b[n:] for b in out.branch_logits.values()]
+        oe = sum(uniform_loss(h) for h in heads) / len(heads)
+        total = loss + cfg["weight"] * oe
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.get("grad_clip", 1.0) or 1e9)
+        opt.step()
+        if (step + 1) % 50 == 0:
+            rec = {"step": step + 1, "loss": float(loss), "oe": float(oe)}
+            history.append(rec)
+            bar.set_postfix(loss=f"{rec['loss']:.3f}", oe=f"{rec['oe']:.3f}")
+    stage = {**cfg, "background_classes": half_a, "background_rows": int(len(background["labels"])),
+             "wall_seconds": round(time.time() - t0, 1), "history": history,
+             "method": "Hendrycks et al. 2019, uniform target on fusion and branch heads"}
+    ck = {**ck, "model": model.state_dict(), "config": {**tcfg, "outlier_exposure": stage},
+          "wall_seconds": ck["wall_seconds"] + stage["wall_seconds"]}
+    tmp = ckpt_path.with_suffix(".tmp")
+    torch.save(ck, tmp)
+    tmp.replace(ckpt_path)
+    (run_dir / "outlier_exposure.json").write_text(json.dumps(stage, indent=2) + "\n")
+    return ckpt_path
+
+
+def _load(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    from .model import DSN, DSNConfig
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = DSN(DSNConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["model"])
+    return model, ck
+
+
+def _head(value: Any, rows: slice) -> Any:
+    """The known rows of one output field (a tensor, a dict of tensors, or None)."""
+    if isinstance(value, torch.Tensor):
+        return value[rows]
+    if isinstance(value, dict):
+        return {k: v[rows] for k, v in value.items()}
+    return value
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    run(configure(sys.argv[1:], DEFAULTS))
+
+
+if __name__ == "__main__":
+    main()
