@@ -23,10 +23,12 @@ import numpy as np
 
 from .manifest import (DEPTHS, FORMAT_VERSION, FeatureSpec, GallerySpec, ManifestError,
                        ModelSpec, parse_manifest, read_manifest)
+from .npyheader import read_npy_header
 
 __all__ = ["DEPTHS", "FORMAT_VERSION", "MANIFEST", "USER_PACKS_ENV", "FeatureSpec", "ModelSpec",
            "Pack", "PackEntry", "PackError", "builtin_packs_dir", "discover_packs",
-           "load_gallery", "load_npz", "load_pack", "sha256_of", "user_packs_dir"]
+           "load_gallery", "load_npz", "load_pack", "sha256_of", "user_data_dir",
+           "user_packs_dir"]
 
 MANIFEST = "manifest.json"
 #: The environment variable and folder where a user keeps extra packs.
@@ -49,13 +51,20 @@ def builtin_packs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "resources" / "packs"
 
 
+def user_data_dir(env: str, leaf: str) -> Path:
+    """``$env`` when it is set, else ``leaf`` in Sketchpad's user data folder
+    (``$XDG_DATA_HOME/sketchpad``, by default ``~/.local/share/sketchpad``), where the user's
+    packs and taught words live side by side."""
+    override = os.environ.get(env)
+    if override:
+        return Path(override)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "sketchpad" / leaf
+
+
 def user_packs_dir() -> Path:
     """The user's own pack folder: ``$SKETCHPAD_PACKS`` or ``~/.local/share/sketchpad/packs``."""
-    env = os.environ.get(USER_PACKS_ENV)
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "sketchpad" / "packs"
+    return user_data_dir(USER_PACKS_ENV, "packs")
 
 
 def sha256_of(path: Path) -> str:
@@ -184,12 +193,8 @@ def _check_npz_members(path: Path, where: str) -> None:
                     zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise PackError(f"{where}: member {name!r} is not a plain or deflated .npy array")
             with z.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                if version not in ((1, 0), (2, 0)):
-                    raise PackError(f"{where}: {name} has .npy version {version}")
-                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read(f)
+                shape, dtype = read_npy_header(f, lambda version: PackError(
+                    f"{where}: {name} has .npy version {version}"))
                 offset = f.tell()
             if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufUS":
                 raise PackError(f"{where}: {name} holds {dtype} values (only numbers and text)")

@@ -30,6 +30,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from .ink import Sketch, SketchError, parse_line, sketch_to_drawing
+from .pack import user_data_dir
 
 #: Environment variable naming the words folder (``--words-dir`` sets it for the app).
 WORDS_ENV = "SKETCHPAD_WORDS"
@@ -45,11 +46,7 @@ class WordsError(ValueError):
 def default_words_dir() -> Path:
     """``$SKETCHPAD_WORDS``, else ``sketchpad/words`` in the user data folder (beside the user
     packs of :func:`sketchpad.pack.user_packs_dir`)."""
-    env = os.environ.get(WORDS_ENV)
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "sketchpad" / "words"
+    return user_data_dir(WORDS_ENV, "words")
 
 
 # --- names ---------------------------------------------------------------------------------------

@@ -256,6 +256,14 @@ def test_truncated_and_missing_pngs_are_named(data_root: Path, tmp_path: Path):
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 800">{}</svg>'
 
 
+def assert_svg_refused(tmp_path: Path, body: str, message: str) -> None:
+    """An SVG holding ``body`` is refused with ``message``."""
+    path = tmp_path / "7.svg"
+    path.write_text(SVG.format(body))
+    with pytest.raises(SketchError, match=message):
+        read_svg(path)
+
+
 @pytest.mark.parametrize("body,message", [
     ("<g/>", "the SVG has no paths"),
     ('<path d=""/>', "the SVG has no paths"),
@@ -265,10 +273,7 @@ SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 800">{}</svg>'
     ("<path", "not a readable SVG"),
 ])
 def test_bad_svgs_are_refused(tmp_path: Path, body: str, message: str):
-    path = tmp_path / "7.svg"
-    path.write_text(SVG.format(body))
-    with pytest.raises(SketchError, match=message):
-        read_svg(path)
+    assert_svg_refused(tmp_path, body, message)
 
 
 @pytest.mark.parametrize("transform,message", [
@@ -281,10 +286,8 @@ def test_bad_svgs_are_refused(tmp_path: Path, body: str, message: str):
     ("scale(1e999)", "NaN or infinite"),
 ])
 def test_bad_transforms_are_refused_by_name(tmp_path: Path, transform: str, message: str):
-    path = tmp_path / "7.svg"
-    path.write_text(SVG.format(f'<g id="g1" transform="{transform}"><path d="M 1 1 L 2 2"/></g>'))
-    with pytest.raises(SketchError, match=message):
-        read_svg(path)
+    assert_svg_refused(tmp_path, f'<g id="g1" transform="{transform}"><path d="M 1 1 L 2 2"/></g>',
+                       message)
 
 
 def test_deeply_nested_svg_and_rotations(tmp_path: Path):

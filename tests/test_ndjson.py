@@ -63,6 +63,16 @@ def test_simplified_writes_no_time_and_mouse_ink_no_pressure():
     assert "pressure" in sketch_to_drawing(sk, with_pressure=True)
 
 
+def bad_lines_of(path: Path, first_bad: int, message: str) -> list[str]:
+    """Reading ``path`` fails at line ``first_bad`` with ``message``; skipping instead keeps its
+    two good drawings and returns what it recorded of the bad lines."""
+    with pytest.raises(SketchError, match=f"{path}:{first_bad}: {message}"):
+        list(iter_ndjson(path))
+    bad: list[str] = []
+    assert len(list(iter_ndjson(path, errors="skip", bad_lines=bad))) == 2
+    return bad
+
+
 @pytest.mark.parametrize("line,message", [
     ('{"word": "cat", "drawing": [[[0, 1], [0, 1]]]', "not valid JSON"),
     ('[1, 2]', 'expected an object with a "drawing" field'),
@@ -88,10 +98,7 @@ def test_malformed_lines_fail_naming_file_and_line(tmp_path: Path, line: str, me
     good = '{"word": "cat", "drawing": [[[0, 1], [0, 1]]]}'
     path = tmp_path / "bad.ndjson"
     path.write_text(f"{good}\n\n{line}\n{good}\n")
-    with pytest.raises(SketchError, match=f"{path}:3: {message}"):
-        list(iter_ndjson(path))
-    bad: list[str] = []
-    assert len(list(iter_ndjson(path, errors="skip", bad_lines=bad))) == 2
+    bad = bad_lines_of(path, 3, message)
     assert len(bad) == 1 and bad[0].startswith(f"{path}:3:")
 
 
@@ -110,10 +117,7 @@ def test_line_and_point_caps_bound_the_work(tmp_path: Path, monkeypatch):
     many = json.dumps({"drawing": [[list(range(6)), list(range(6))]]}, separators=(",", ":"))
     path = tmp_path / "long.ndjson"
     path.write_text(f'{good}\n{{"drawing": [], "pad": "{"x" * 500}"}}\n{many}\n{good}\n')
-    with pytest.raises(SketchError, match=f"{path}:2: line longer than"):
-        list(iter_ndjson(path))
-    bad: list[str] = []
-    assert len(list(iter_ndjson(path, errors="skip", bad_lines=bad))) == 2
+    bad = bad_lines_of(path, 2, "line longer than")
     assert bad[0].startswith(f"{path}:2: line longer") and "more than 5 points" in bad[1]
     assert bad[1].startswith(f"{path}:3:")
 

@@ -54,6 +54,20 @@ def settle(qtbot, view, ready=lambda: True) -> None:
     qtbot.waitUntil(lambda: not view.busy and ready(), timeout=WAIT_MS)
 
 
+def view_over(qtbot, view_class, pack: LoadedPack, sketch: Sketch | None = None,
+              show: bool = True):
+    """A ``view_class`` over an AppState of its own holding ``pack`` (and ``sketch``)."""
+    s = AppState()
+    s.set_pack(pack)
+    if sketch is not None:
+        s.set_sketch(sketch)
+    view = view_class(s)
+    qtbot.addWidget(view)
+    if show:
+        view.show()
+    return view
+
+
 def reextended(tiny_pack_dir: Path, tmp_path: Path, **extra) -> LoadedPack:
     """A copy of the tiny pack whose manifest has ``extra`` (manifest.json is not hashed)."""
     copy = tmp_path / "tiny-extended"
@@ -138,10 +152,7 @@ def test_depth_explorer_shows_measured_precision_from_the_manifest(qtbot, tiny_p
     pack = reextended(tiny_pack_dir, tmp_path,
                       features={"mid": {"precision_at_10": {"value": 0.625,
                                                             "protocol": "test split"}}})
-    s = AppState()
-    s.set_pack(pack)
-    view = DepthExplorer(s)
-    qtbot.addWidget(view)
+    view = view_over(qtbot, DepthExplorer, pack, show=False)
     view.show_gallery_sketch(3)
     settle(qtbot, view, lambda: view.result is not None)
     assert "Same class among the 10 most similar: 62.5 %" in view.columns["mid"].precision_label.text()
@@ -190,11 +201,7 @@ def test_map_places_a_gallery_sketch_at_its_stored_pca_coordinates(qtbot, state,
 
 def test_map_shows_tsne_by_default_and_places_like_opentsne_starts(qtbot, teaching_pack_dir):
     pack = LoadedPack.open(teaching_pack_dir)
-    s = AppState()
-    s.set_pack(pack)
-    view = EmbeddingMap(s)
-    qtbot.addWidget(view)
-    view.show()
+    view = view_over(qtbot, EmbeddingMap, pack)
     settle(qtbot, view, lambda: view.loaded)
     assert view.current_method() == TSNE and view.method.count() == 2
     maps = np.load(teaching_pack_dir / "projection.npz")
@@ -203,9 +210,9 @@ def test_map_shows_tsne_by_default_and_places_like_opentsne_starts(qtbot, teachi
     from sketchpad.ink import iter_ndjson
     new = next(x for x in iter_ndjson(DATA / "quickdraw" / "simplified" / "star.ndjson")
                if x.source_id not in set(pack.gallery.source_ids))
-    s.set_sketch(Sketch(new.strokes))
+    view.state.set_sketch(Sketch(new.strokes))
     settle(qtbot, view, lambda: len(view.placements) == 3)
-    prediction = pack.engine.predict(s.sketch())
+    prediction = pack.engine.predict(view.state.sketch())
     for depth in view.panels:
         found = pack.searcher.query(depth, prediction.features[depth], k)
         want = np.median(maps[f"tsne_{depth}"][[n.gallery_id for n in found]], axis=0)
@@ -265,11 +272,7 @@ def test_network_view_reads_the_probe_in_the_pack_without_onnx(qtbot, teaching_p
     every layer, from probe.onnx and first_filters.npy."""
     monkeypatch.setitem(__import__("sys").modules, "onnx", None)   # import onnx → ImportError
     pack = LoadedPack.open(teaching_pack_dir)
-    s = AppState()
-    s.set_pack(pack)
-    s.set_sketch(drawn(pack, 7))
-    view = NetworkView(s)
-    qtbot.addWidget(view)
+    view = view_over(qtbot, NetworkView, pack, drawn(pack, 7), show=False)
     settle(qtbot, view, lambda: bool(view.activations))
     filters = np.load(teaching_pack_dir / "first_filters.npy")
     assert len(view.filter_tiles) == filters.shape[0] == 8
@@ -358,11 +361,7 @@ def test_report_opens_on_the_papers_tables_with_ours_beside_them(qtbot, tiny_pac
                "map3_dsnplus": {"value": 0.95, "protocol": "MAP@3 on our test split"},
                "map3_cnn_28px": 0.926, "map3_cnn_64px": 0.943, "map3_cnn_96px": 0.941}
     pack = reextended(tiny_pack_dir, tmp_path, metrics=metrics)
-    s = AppState()
-    s.set_pack(pack)
-    view = PackReport(s)
-    qtbot.addWidget(view)
-    view.show()
+    view = view_over(qtbot, PackReport, pack)
     settle(qtbot, view)
     assert view.tabs.currentWidget() is view.results
     table1, sizes = view.results.boxes
@@ -414,11 +413,7 @@ def test_report_draws_stored_figures_the_calibration_picture_and_saves_them(qtbo
                           "diagram": "reliability.png"})
     (copy / "manifest.json").write_text(json.dumps(m))
     pack = LoadedPack.open(copy)
-    s = AppState()
-    s.set_pack(pack)
-    view = PackReport(s)
-    qtbot.addWidget(view)
-    view.show()
+    view = view_over(qtbot, PackReport, pack)
     settle(qtbot, view)
     for tab in view.figure_tabs.values():
         view.tabs.setCurrentWidget(tab)    # a tab draws its figure when it is first shown

@@ -39,8 +39,8 @@ from sketchpad.words import WordModel, derive_word_model, known_with_words, prot
     read_word_model
 from training.dsn.data import DEFAULT_ROOT
 from training.dsn.metrics import map_at_k, top1
-from training.fit_words import SHOTS, Embedded, pack_split, unknown_classes, unknown_drawings, \
-    write_section
+from training.fit_words import SHOTS, Embedded, pack_split, split_shots, unknown_classes, \
+    unknown_drawings, write_section
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,7 @@ def one_draw(rng: np.random.Generator, shots: int, words: Embedded, test: Embedd
     :meth:`sketchpad.words.Words.extend` would; score the queries, the test split, the others."""
     n_pack = test.logits.shape[1]
     n_words = len(words.names)
-    ex_rows, q_rows = [], []
-    for c in range(n_words):
-        rows = rng.permutation(np.flatnonzero(words.labels == c))
-        ex_rows.append(rows[:shots])
-        q_rows.append(rows[shots:])
-    ex, q = words.subset(np.concatenate(ex_rows)), words.subset(np.concatenate(q_rows))
+    ex, q, _ = split_shots(rng, words, range(n_words), shots)
     owner = np.repeat(np.arange(n_words), shots)
     protos = prototypes(model.embed(ex.features, ex.logits), owner, n_words)
     extra = {d: prototypes(f, owner, n_words) for d, f in ex.features.items()}
@@ -100,16 +95,10 @@ def at_once(words: Embedded, test: Embedded, other: Embedded, engine: Engine, mo
         order = rng.permutation(len(words.names))
         for g in range(0, len(order), group):
             classes = order[g:g + group]
-            ex_rows, q_rows, q_lab = [], [], []
-            for wi, c in enumerate(classes):
-                rows = rng.permutation(np.flatnonzero(words.labels == c))
-                ex_rows.append(rows[:shots])
-                q_rows.append(rows[shots:])
-                q_lab += [wi] * (len(rows) - shots)
-            ex, q = words.subset(np.concatenate(ex_rows)), words.subset(np.concatenate(q_rows))
+            ex, q, q_word = split_shots(rng, words, classes, shots)
             protos = prototypes(model.embed(ex.features, ex.logits),
                                 np.repeat(np.arange(len(classes)), shots), len(classes))
-            for s, labels, out in ((q, n_pack + np.asarray(q_lab), tops), (test, test.labels, maps),
+            for s, labels, out in ((q, n_pack + q_word, tops), (test, test.labels, maps),
                                    (other, None, raised)):
                 vectors = model.embed(s.features, s.logits)
                 joint = np.concatenate([s.logits, model.logits(vectors, protos, s.logits)], axis=1)

@@ -205,6 +205,21 @@ class Episode:
     others: np.ndarray        # terms of drawings of other unknown classes, not taught
 
 
+def split_shots(rng: np.random.Generator, data: Embedded, classes: Sequence[int] | np.ndarray,
+                shots: int) -> tuple[Embedded, Embedded, np.ndarray]:
+    """Each of ``classes`` in turn taught as a word: ``shots`` of its drawings, picked at random,
+    are the word's examples and the rest its queries. Returns (examples, queries, the word, i.e.
+    the position in ``classes``, of each query); the examples come ``shots`` per word, in order."""
+    ex_rows, q_rows, q_word = [], [], []
+    for wi, c in enumerate(classes):
+        rows = rng.permutation(np.flatnonzero(data.labels == c))
+        ex_rows.append(rows[:shots])
+        q_rows.append(rows[shots:])
+        q_word += [wi] * (len(rows) - shots)
+    return data.subset(np.concatenate(ex_rows)), data.subset(np.concatenate(q_rows)), \
+        np.asarray(q_word)
+
+
 def draw_episode(rng: np.random.Generator, model: WordModel, pool: Embedded, known: Embedded,
                  shots: int, n_words: int = N_WORDS, n_others: int = 500) -> Episode:
     """``n_words`` pool classes with ``shots`` random examples each; the queries are their other
@@ -212,14 +227,7 @@ def draw_episode(rng: np.random.Generator, model: WordModel, pool: Embedded, kno
     for unknown things nobody taught."""
     n_pack = known.logits.shape[1]
     chosen = rng.choice(np.unique(pool.labels), n_words, replace=False)
-    ex_rows, q_rows, q_word = [], [], []
-    for wi, c in enumerate(chosen):
-        rows = rng.permutation(np.flatnonzero(pool.labels == c))
-        ex_rows.append(rows[:shots])
-        q_rows.append(rows[shots:])
-        q_word += [wi] * (len(rows) - shots)
-    ex = pool.subset(np.concatenate(ex_rows))
-    q = pool.subset(np.concatenate(q_rows))
+    ex, q, q_word = split_shots(rng, pool, chosen, shots)
     protos = prototypes(model.embed(ex.features, ex.logits), np.repeat(np.arange(n_words), shots),
                         n_words)
     logits = np.concatenate([q.logits, known.logits])
@@ -228,7 +236,7 @@ def draw_episode(rng: np.random.Generator, model: WordModel, pool: Embedded, kno
     rest = np.flatnonzero(~np.isin(pool.labels, chosen))
     o = pool.subset(rng.choice(rest, min(n_others, len(rest)), replace=False))
     return Episode(logits, model.terms(vectors, protos, logits),
-                   np.concatenate([n_pack + np.asarray(q_word), known.labels]),
+                   np.concatenate([n_pack + q_word, known.labels]),
                    np.concatenate([np.ones(len(q_word), bool), np.zeros(len(known), bool)]),
                    model.terms(model.embed(o.features, o.logits), protos, o.logits))
 

@@ -62,6 +62,19 @@ def _actions(menu: QMenu) -> list[QAction]:
     return found
 
 
+def _lay_out(dialog: QDialog, content: QWidget, button: QDialogButtonBox.StandardButton,
+             size: tuple[int, int]) -> None:
+    """``content`` above one ``button`` that closes ``dialog`` (Close rejects, Ok accepts):
+    the frame both Help windows share."""
+    buttons = QDialogButtonBox(button)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(content)
+    layout.addWidget(buttons)
+    dialog.resize(*size)
+
+
 class ShortcutsDialog(QDialog):
     """Every keyboard shortcut by menu, and what the pen does."""
 
@@ -83,12 +96,7 @@ class ShortcutsDialog(QDialog):
         self.tree.expandAll()
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeToContents)
         self.tree.header().setStretchLastSection(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.tree)
-        layout.addWidget(buttons)
-        self.resize(520, 520)
+        _lay_out(self, self.tree, QDialogButtonBox.Close, (520, 520))
 
 
 def versions() -> list[tuple[str, str]]:
@@ -141,9 +149,4 @@ class AboutDialog(QDialog):
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(True)
         self.text.setHtml(about_html(packs))
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok)
-        buttons.accepted.connect(self.accept)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        layout.addWidget(buttons)
-        self.resize(560, 560)
+        _lay_out(self, self.text, QDialogButtonBox.Ok, (560, 560))

@@ -15,6 +15,7 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from ..ink import Sketch, SketchError, iter_ndjson, stroke3_to_sketch
+from ..npyheader import read_npy_header
 
 __all__ = ["class_name", "iter_ndjson", "iter_sketchrnn_npz", "iter_bitmaps_npy"]
 
@@ -86,12 +87,8 @@ def _read_member(archive: zipfile.ZipFile, name: str, where: str) -> np.ndarray 
                           f"{MAX_MEMBER_BYTES:,} read")
     try:
         with archive.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            if version not in ((1, 0), (2, 0)):
-                raise SketchError(f"{where}: .npy format version {version} is not supported")
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read_header(f)
+            shape, dtype = read_npy_header(f, lambda version: SketchError(
+                f"{where}: .npy format version {version} is not supported"))
             if dtype != object:
                 return None
             arr = _ArrayUnpickler(f).load()
