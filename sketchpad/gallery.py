@@ -59,6 +59,12 @@ class Gallery:
         self._offsets = arrays.get("stroke_offsets")
         self.projections = {d: arrays[f"projection_{d}"] for d in DEPTHS
                             if f"projection_{d}" in arrays}
+        #: The stored PCA ``(mean [D], basis [2, D])`` per depth that has one, so a new sketch
+        #: can be projected onto the map without reading the file again.
+        self.projection_bases = {
+            d: (arrays[f"projection_mean_{d}"].astype(np.float32),
+                arrays[f"projection_basis_{d}"].astype(np.float32))
+            for d in DEPTHS if f"projection_mean_{d}" in arrays and f"projection_basis_{d}" in arrays}
         self.attribution: str = pack.manifest.get("gallery", {}).get("attribution", "")
         self.picture = lru_cache(maxsize=512)(self._picture)
 

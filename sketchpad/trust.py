@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .pack import DEPTHS, Pack, PackError
+from .pack import DEPTHS, Pack, PackError, load_npz
 
 #: Threshold on ``known`` (= maximum calibrated probability) for packs without ``open_set``.
 FALLBACK_THRESHOLD = 0.5
@@ -206,11 +206,7 @@ def _prototypes(pack: Pack, sec: dict[str, Any], depths: list[str], where: str,
         rel = sec.get("prototypes")
         if not isinstance(rel, str) or rel not in pack.manifest.get("files", {}):
             raise PackError(f"{where}.prototypes must name a file listed in 'files'")
-        try:
-            with np.load(pack.path / rel, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise PackError(f"{where}: {rel} is unreadable ({exc})") from None
+        arrays = load_npz(pack.path / rel, f"{where}: {rel}")
     out = {}
     for d in depths:
         a = arrays.get(f"prototype_{d}")

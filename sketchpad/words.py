@@ -39,9 +39,9 @@ import numpy as np
 from . import preprocess as pp
 from .engine import Engine, Prediction, stack_inputs
 from .ink import Sketch, SketchError, iter_ndjson
-from .pack import Pack, PackError
+from .pack import Pack, PackError, load_npz
 from .search import Neighbour
-from .trust import softmax, unit_rows
+from .trust import logsumexp, softmax, unit_rows
 from .words_store import (StoredWord, WordProblem, WordStore, WordsError, atomic_write, check_name,
                           clash_key,
                           default_words_dir, encode_examples, renamed_lines, stem_name,
@@ -74,12 +74,6 @@ def prototypes(vectors: np.ndarray, owner: np.ndarray, n_words: int) -> np.ndarr
     sums = np.zeros((n_words, vectors.shape[1]), np.float64)
     np.add.at(sums, owner, unit_rows(vectors))
     return unit_rows(sums)
-
-
-def logsumexp(x: np.ndarray) -> np.ndarray:
-    x = np.atleast_2d(np.asarray(x, np.float64))
-    m = x.max(axis=1, keepdims=True)
-    return m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +126,7 @@ class WordModel:
         n, w = cos.shape
         class_cos = ((q @ self.class_prototypes.T).max(axis=1) if self.class_prototypes is not None
                      else np.zeros(n))
-        energy = logsumexp(pack_logits)
+        energy = logsumexp(np.atleast_2d(np.asarray(pack_logits, np.float64)))
         return np.stack([cos, np.broadcast_to(class_cos[:, None], (n, w)),
                          np.broadcast_to(energy[:, None], (n, w))], axis=-1)
 
@@ -286,14 +280,10 @@ def _metric_arrays(pack: Pack, sec: dict[str, Any], where: str) -> dict[str, np.
         return {}
     if not isinstance(rel, str) or rel not in pack.manifest.get("files", {}):
         raise PackError(f"{where}.metric must name a file listed in 'files'")
-    try:
-        with np.load(pack.path / rel, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k], np.float64) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise PackError(f"{where}: {rel} is unreadable ({exc})") from None
-    if not all(np.isfinite(a).all() for a in arrays.values()):
-        raise PackError(f"{where}: {rel} holds values that are not finite")
-    return arrays
+    arrays = load_npz(pack.path / rel, f"{where}: {rel}")
+    if not all(a.dtype.kind in "biuf" and np.isfinite(a).all() for a in arrays.values()):
+        raise PackError(f"{where}: {rel} holds values that are not finite numbers")
+    return {k: a.astype(np.float64) for k, a in arrays.items()}
 
 
 def _gallery_inputs(gallery: Any, rows: np.ndarray) -> list[Sketch | np.ndarray]:

@@ -416,11 +416,10 @@ class FileController(QObject):
         doc = self.document
         if doc.path is not None:
             return doc.path.with_suffix(suffix)
-        folder = self.settings.last_dir()
         if self.collection is not None:
             c = self.collection
             return c.path.parent / f"{c.path.stem}-{c.row + 1}{suffix}"
-        return folder / f"{file_stem(doc.sketch.label or self.guess())}{suffix}"
+        return self.settings.last_dir() / f"{file_stem(doc.sketch.label or self.guess())}{suffix}"
 
     def title(self) -> str:
         """The file part of the window title."""

@@ -3,7 +3,8 @@
 The name is checked as it is typed, with the words store's own rules and messages (a pack class
 or a word already taught, case and spaces folded, is refused). Examples are drawn on a small
 canvas — the app's own :class:`~.canvas.Canvas` over a document of its own — or imported from
-a Quick, Draw! ndjson file. Save hands them to :meth:`sketchpad.words.Words.add` on the thread
+a Quick, Draw! ndjson file, read off the GUI thread by :class:`~.files.FileReader` (such a file
+may hold a hundred thousand drawings). Save hands them to :meth:`sketchpad.words.Words.add` on the thread
 pool (the pack embeds every example, and a pack without a fitted word model derives one the
 first time, which takes seconds); the dialog closes when the word is stored.
 """
@@ -20,10 +21,11 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
 
 from .. import preprocess as pp
 from ..document import Document
-from ..ink import Sketch, SketchError, iter_ndjson
+from ..ink import Sketch, iter_ndjson
 from ..runtime import LoadedPack
 from ..words import WordsError
 from .canvas import Canvas
+from .files import FileReader
 from .teaching.worker import Latest
 from .vocabulary import icon
 
@@ -53,6 +55,10 @@ class TeachDialog(QDialog):
         self._saver = Latest(self)
         self._saver.ready.connect(self._saved)
         self._saver.failed.connect(self._save_failed)
+        self._reader = FileReader(lambda path: list(iter_ndjson(path)), self)
+        self._reader.done.connect(self._imported)
+        self._reader.failed.connect(self._import_failed)
+        self._importing: Path | None = None
         self.setWindowTitle(f"Teach the {pack.pack.title} pack a word")
         self.name_edit = QLineEdit(placeholderText="e.g. snowman")
         self.name_edit.setMaxLength(64)
@@ -135,20 +141,27 @@ class TeachDialog(QDialog):
         return len(added)
 
     def import_file(self, path: Path) -> int:
-        """Add the drawings of a Quick, Draw! ndjson file; an empty name takes the file's word."""
-        try:
-            sketches = list(iter_ndjson(path))
-        except (OSError, SketchError) as exc:
-            self._say(f"{Path(path).name} cannot be read: {exc}")
-            return 0
+        """Start reading a Quick, Draw! ndjson file off the GUI thread; its drawings are added
+        when it has been read (an empty name then takes the file's word). Returns the read's
+        ticket: only the latest import counts."""
+        self._importing = Path(path)
+        self._say(f"Reading {self._importing.name}…", error=False)
+        return self._reader.read(self._importing)
+
+    def _import_failed(self, ticket: int, message: str) -> None:
+        if ticket == self._reader.latest:
+            self._say(f"{self._importing.name} cannot be read: {message}")
+
+    def _imported(self, ticket: int, sketches: list[Sketch]) -> None:
+        if ticket != self._reader.latest:
+            return
+        path = self._importing
         if not self.name_edit.text().strip():
             labels = {s.label for s in sketches if s.label}
             if len(labels) == 1:
                 self.name_edit.setText(labels.pop().replace("_", " "))
         n = self.add_examples(sketches)
-        self._say(f"Added {n} drawing{'s' if n != 1 else ''} from {Path(path).name}.",
-                  error=False)
-        return n
+        self._say(f"Added {n} drawing{'s' if n != 1 else ''} from {path.name}.", error=False)
 
     def _remove_selected(self) -> None:
         row = self.strip.currentRow()

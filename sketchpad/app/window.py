@@ -333,8 +333,7 @@ class MainWindow(QMainWindow):
             f"Pack {pack.name}: {len(pack.pack.classes)} classes, {len(pack.gallery):,} gallery "
             "sketches", 8000)
         self.neighbours.set_pack(pack)
-        self.predictions.set_classes(pack.pack.classes)
-        self.state.set_pack(pack)
+        self.state.set_pack(pack)      # the words controller sets the completer's classes
         if self._image is not None and reads_pictures(pack.pack):
             self.notices.dismiss()                  # the picture can be read now
         self.request_analysis()

@@ -11,11 +11,11 @@ at once on the canvas and in the neighbour rows.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QDialog, QMenu
 
 from ..runtime import LoadedPack
 from .second_opinion import Opinion
@@ -24,6 +24,16 @@ from .vocabulary import VocabularyDialog
 
 if TYPE_CHECKING:
     from .window import MainWindow
+
+D = TypeVar("D", bound=QDialog)
+
+
+def _present(dialog: D) -> D:
+    """Show a modeless dialog in front, whether it was just made or already open."""
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
 
 
 class WordsController(QObject):
@@ -108,10 +118,7 @@ class WordsController(QObject):
             self.vocabulary = VocabularyDialog(pack, self.window)
             self.vocabulary.teachRequested.connect(self.show_teach)
             self.vocabulary.wordsChanged.connect(self._words_changed)
-        self.vocabulary.show()
-        self.vocabulary.raise_()
-        self.vocabulary.activateWindow()
-        return self.vocabulary
+        return _present(self.vocabulary)
 
     def show_teach(self) -> TeachDialog | None:
         pack = self.pack
@@ -123,10 +130,7 @@ class WordsController(QObject):
             self.teach_dialog.taught.connect(self._on_taught)
             self.teach_dialog.finished.connect(
                 lambda _=0, d=self.teach_dialog: self._forget_teach_dialog(d))
-        self.teach_dialog.show()
-        self.teach_dialog.raise_()
-        self.teach_dialog.activateWindow()
-        return self.teach_dialog
+        return _present(self.teach_dialog)
 
     def _forget_teach_dialog(self, dialog: TeachDialog) -> None:
         if self.teach_dialog is dialog:

@@ -316,12 +316,16 @@ class TrainShards(Dataset):
         back = np.argsort(order, kind="stable")
         img, strokes, lengths, labels = (np.concatenate(out[k])[back] for k in self.keys)
         rng = np.random.default_rng([self.seed, FLIP_STREAM, batch.epoch, batch.number])
-        flip = rng.random(len(rows)) < self.flip
-        img[flip] = img[flip][:, :, ::-1]
-        strokes[flip] = strokes[flip] * np.array([-1, 1, 1], np.float32)
+        hflip(img, strokes, rng.random(len(rows)) < self.flip)
         return {"img": torch.from_numpy(img), "strokes": torch.from_numpy(strokes),
                 "lengths": torch.from_numpy(lengths.astype(np.int64)),
                 "labels": torch.from_numpy(labels.astype(np.int64)), "index": torch.from_numpy(rows)}
+
+
+def hflip(img: np.ndarray, strokes: np.ndarray, rows: np.ndarray) -> None:
+    """Mirror the chosen rows in place: the raster left-right, the stroke-3 ``dx`` negated."""
+    img[rows] = img[rows][:, :, ::-1]
+    strokes[rows] = strokes[rows] * np.array([-1, 1, 1], np.float32)
 
 
 def shard_table(cache: Path) -> list[tuple[str, int]]:

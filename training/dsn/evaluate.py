@@ -41,9 +41,10 @@ PROTOCOL = ("Quick, Draw! test split (10 % of each class's drawings, shuffled wi
             "{c} classes")
 
 
-def load_model(run_dir: Path) -> tuple[DSN, dict[str, Any]]:
-    """A trained model and its checkpoint (config, classes, fitted preprocessing)."""
-    ck = torch.load(Path(run_dir) / "ckpt.pt", map_location="cpu", weights_only=False)
+def load_model(run_dir: Path, name: str = "ckpt.pt") -> tuple[DSN, dict[str, Any]]:
+    """A trained model and its checkpoint (config, classes, fitted preprocessing); ``name``
+    picks another checkpoint of the run (outlier exposure starts from ``ckpt_before_oe.pt``)."""
+    ck = torch.load(Path(run_dir) / name, map_location="cpu", weights_only=False)
     model = DSN(DSNConfig.from_dict(ck["model_config"]))
     model.load_state_dict(ck["model"])
     return model.eval(), ck

@@ -180,6 +180,13 @@ class DSNOutput:
     maps: list[torch.Tensor]
     fused: torch.Tensor | None = None
 
+    def first(self, n: int) -> "DSNOutput":
+        """The first ``n`` rows of every field (a batch that concatenated two sets of drawings,
+        as outlier exposure does, takes the loss of the first set alone)."""
+        return DSNOutput(self.logits[:n], {k: v[:n] for k, v in self.branch_logits.items()},
+                         {k: v[:n] for k, v in self.embeddings.items()}, [m[:n] for m in self.maps],
+                         None if self.fused is None else self.fused[:n])
+
 
 class DSN(nn.Module):
     """Any row of Table 1: one branch alone, or both fused (with center loss for DSN+)."""

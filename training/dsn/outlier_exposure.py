@@ -35,9 +35,11 @@ from tqdm import tqdm
 
 from sketchpad import preprocess as pp
 
+from .. import distributed as D
 from ..configurator import configure
 from ..trust_sets import DATA, quickdraw_files, unknown_drawings, unknown_halves
-from .data import DataConfig, _open_shard, raster_tensor, render, shard_table, stroke_prefixes
+from .data import DataConfig, _open_shard, hflip, raster_tensor, render, shard_table, stroke_prefixes
+from .evaluate import load_model
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +77,9 @@ def known_rows(cache: Path, size: int) -> dict[str, np.ndarray]:
 
 def batch(rows: dict[str, np.ndarray], idx: np.ndarray, size: int, flip: np.ndarray
           ) -> tuple[torch.Tensor, ...]:
-    img = rows[f"img{size}"][idx].copy()
-    strokes = rows["strokes"][idx].copy()
-    img[flip] = img[flip][:, :, ::-1]
-    strokes[flip, :, 0] *= -1
+    """Rows ``idx`` as tensors (image, strokes, lengths, labels), mirrored as in training."""
+    img, strokes = rows[f"img{size}"][idx], rows["strokes"][idx]   # fancy indexing copies
+    hflip(img, strokes, flip)
     return (torch.from_numpy(img), torch.from_numpy(strokes),
             torch.from_numpy(rows["lengths"][idx]), torch.from_numpy(rows["labels"][idx]))
 
@@ -96,7 +97,7 @@ def run(cfg: dict[str, Any]) -> Path:
     before = run_dir / "ckpt_before_oe.pt"
     if not before.exists():
         shutil.copy2(ckpt_path, before)
-    model, ck = _load(before)
+    model, ck = load_model(run_dir, before.name)
     tcfg = ck["config"]
     size, mean = tcfg["image_size"], ck["order_raster_mean"]
     seq = pp.spec_from_dict(ck["stroke3"])
@@ -107,6 +108,7 @@ def run(cfg: dict[str, Any]) -> Path:
              len(known["labels"]), len(background["labels"]), len(half_a), time.time() - t0)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
     rng = np.random.default_rng(cfg["seed"])
+    clip = tcfg.get("grad_clip", 1.0)
     model.train()
     history = []
     bar = tqdm(range(cfg["steps"]), dynamic_ncols=True)
@@ -118,14 +120,14 @@ def run(cfg: dict[str, Any]) -> Path:
         out = model(raster_tensor(torch.cat([kb[0], bb[0]]), mean), torch.cat([kb[1], bb[1]]),
                     torch.cat([kb[2], bb[2]]))
         n = len(ki)
-        known_out = type(out)(**{f: _head(getattr(out, f), slice(0, n)) for f in out.__dataclass_fields__})
-        loss, parts = model.loss(known_out, kb[3])
+        loss, _ = model.loss(out.first(n), kb[3])
         heads = [out.logits[n:]] + [b[n:] for b in out.branch_logits.values()]
         oe = sum(uniform_loss(h) for h in heads) / len(heads)
         total = loss + cfg["weight"] * oe
         opt.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.get("grad_clip", 1.0) or 1e9)
+        if clip > 0:   # as train.py: 0 turns clipping off
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         if (step + 1) % 50 == 0:
             rec = {"step": step + 1, "loss": float(loss), "oe": float(oe)}
@@ -136,28 +138,9 @@ def run(cfg: dict[str, Any]) -> Path:
              "method": "Hendrycks et al. 2019, uniform target on fusion and branch heads"}
     ck = {**ck, "model": model.state_dict(), "config": {**tcfg, "outlier_exposure": stage},
           "wall_seconds": ck["wall_seconds"] + stage["wall_seconds"]}
-    tmp = ckpt_path.with_suffix(".tmp")
-    torch.save(ck, tmp)
-    tmp.replace(ckpt_path)
+    D.save_atomic(ck, ckpt_path)
     (run_dir / "outlier_exposure.json").write_text(json.dumps(stage, indent=2) + "\n")
     return ckpt_path
-
-
-def _load(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    from .model import DSN, DSNConfig
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = DSN(DSNConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["model"])
-    return model, ck
-
-
-def _head(value: Any, rows: slice) -> Any:
-    """The known rows of one output field (a tensor, a dict of tensors, or None)."""
-    if isinstance(value, torch.Tensor):
-        return value[rows]
-    if isinstance(value, dict):
-        return {k: v[rows] for k, v in value.items()}
-    return value
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...pack import DEPTHS, Pack, PackError
+from ...pack import DEPTHS, Pack, PackError, load_npz
 
 ASSETS_COMMAND = "python -m training.teaching_assets"
 
@@ -83,20 +83,18 @@ def load_maps(pack: Pack, n_gallery: int) -> StoredMaps | None:
                         "1..200")
     names = _dict(section.get("arrays"), where, "'arrays'")
     positions = {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            for depth, name in names.items():
-                if depth not in DEPTHS:
-                    raise PackError(f"{where}: unknown depth {depth!r}")
-                if name not in data.files:
-                    raise PackError(f"{where}: {path.name} has no array {name!r}")
-                xy = np.asarray(data[name], np.float32)
-                if xy.shape != (n_gallery, 2) or not np.isfinite(xy).all():
-                    raise PackError(f"{where}: {name} must be {n_gallery} finite 2-D points, "
-                                    f"got shape {xy.shape}")
-                positions[depth] = xy
-    except (OSError, ValueError) as exc:
-        raise PackError(f"{where}: {path.name} is unreadable ({exc})") from None
+    data = load_npz(path, f"{where}: {path.name}")
+    for depth, name in names.items():
+        if depth not in DEPTHS:
+            raise PackError(f"{where}: unknown depth {depth!r}")
+        if name not in data:
+            raise PackError(f"{where}: {path.name} has no array {name!r}")
+        xy = data[name]
+        if (xy.shape != (n_gallery, 2) or xy.dtype.kind not in "biuf"
+                or not np.isfinite(xy).all()):
+            raise PackError(f"{where}: {name} must be {n_gallery} finite 2-D points, "
+                            f"got shape {xy.shape}")
+        positions[depth] = xy.astype(np.float32)
     check = section.get("placement", {}).get("check", {})
     return StoredMaps(str(section.get("method", "tsne")), str(section.get("description", "")),
                       positions, k, _share(section.get("neighbourhood_share", {}), where),

@@ -71,14 +71,9 @@ class Placement:
 
 def projection_bases(pack: LoadedPack) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The stored PCA ``(mean [D], basis [2, D])`` per depth, for the depths that have one
-    (read lazily from ``gallery.npz``: only these arrays are decompressed)."""
-    out = {}
-    with np.load(pack.pack.gallery_file, allow_pickle=False) as data:
-        for depth in depths_of(pack):
-            m, b = f"projection_mean_{depth}", f"projection_basis_{depth}"
-            if m in data.files and b in data.files:
-                out[depth] = (data[m].astype(np.float32), data[b].astype(np.float32))
-    return out
+    (kept by the pack's :class:`~sketchpad.gallery.Gallery`, which read them at load)."""
+    bases = pack.gallery.projection_bases
+    return {d: bases[d] for d in depths_of(pack) if d in bases}
 
 
 def place(feature: np.ndarray, neighbours: list[tuple[int, float]], positions: np.ndarray,
