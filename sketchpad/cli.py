@@ -18,6 +18,7 @@ import json
 import re
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -33,6 +34,7 @@ from .pack import DEPTHS, MANIFEST, Pack, PackEntry, PackError, builtin_packs_di
 from .preprocess import ConvNetRaster
 
 EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_PACK = 0, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 #: Pack preferred by default for each kind of input, when it is installed and valid.
 PREFERRED = {"strokes": "quickdraw", "image": "tu-berlin"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -252,6 +254,24 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if out:
         out.begin("{")
         out.begin("[", "files")
+    with stopped_cleanly(out):
+        _classify_all(args, cache, out)
+    return EXIT_OK
+
+
+@contextmanager
+def stopped_cleanly(out: JsonStream | None) -> Iterator[None]:
+    """A ``--json`` document that a bad line or Ctrl-C ends early is closed, not cut off, and
+    says why; the error then goes on to :func:`run_command` for its message and exit code."""
+    try:
+        yield
+    except (SketchError, CliError, PackError, KeyboardInterrupt) as exc:
+        if out:
+            out.stop(str(exc) or "interrupted")
+        raise
+
+
+def _classify_all(args: argparse.Namespace, cache: "PackCache", out: JsonStream | None) -> None:
     current: tuple[Path, Score] | None = None
     last_pack = None
     for path, pack, d, pred in _progress(_analysed(args, cache)):
@@ -282,7 +302,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if out:
         out.end()
         out.end()
-    return EXIT_OK
 
 
 def _end_file(out: JsonStream | None, path: Path, score: Score) -> None:
@@ -300,6 +319,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     out = JsonStream(sys.stdout) if args.json else None
     if out:
         out.begin("[")
+    with stopped_cleanly(out):
+        _search_all(args, cache, depths, out)
+    if out:
+        out.end()
+    return EXIT_OK
+
+
+def _search_all(args: argparse.Namespace, cache: "PackCache", depths: list[str],
+                out: JsonStream | None) -> None:
     for _path, pack, d, pred in _progress(_analysed(args, cache)):
         entry: dict[str, Any] = {"where": d.where, "label": d.label, "pack": pack.name,
                                  "neighbours": {}}
@@ -320,9 +348,6 @@ def cmd_search(args: argparse.Namespace) -> int:
             for rank, h in enumerate(hits, 1):
                 print(f"{d.where}\t{depth}\t{rank}\t{h['gallery_id']}\t{h['class']}\t"
                       f"{h['source_id']}\t{h['distance']:.4f}")
-    if out:
-        out.end()
-    return EXIT_OK
 
 
 def describe_entry(entry: PackEntry, prefer_gpu: bool) -> dict[str, Any]:
@@ -462,3 +487,6 @@ def run_command(argv: Sequence[str]) -> int:
         return EXIT_PACK
     except BrokenPipeError:  # `sketchpad classify ... | head`
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("sketchpad: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -3,7 +3,8 @@
 ``sketchpad classify --json`` on a million drawings would otherwise hold a million records until
 the end. Containers are opened, filled and closed as the data comes; each value written is one
 ``json.dumps`` away from the page. If the run stops half-way (a bad line, exit 3), what was
-written is an unfinished document, and the exit code says so.
+written is still one whole document: :meth:`JsonStream.stop` closes what is open and, when the
+document is an object, says why under ``"stopped"``; the exit code says so too.
 """
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ class JsonStream:
         self.out.write(closing)
         if not self._open:
             self.out.write("\n")
+
+    def stop(self, reason: str) -> None:
+        """Close every open container (a run ended early: a bad line, Ctrl-C), so what was
+        written parses; an object document gets ``"stopped": reason`` as its last item."""
+        while len(self._open) > 1:
+            self.end()
+        if self._open:
+            if self._open[0][0] == "}":
+                self.item(reason, "stopped")
+            self.end()
 
     def _start(self, key: str | None) -> None:
         if not self._open:

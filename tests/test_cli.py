@@ -185,6 +185,36 @@ def test_classify_json_streams_one_entry_per_file_with_its_summary(capsys, tiny_
     assert set(files[0]["drawings"][0]) >= {"where", "label", "top"}
 
 
+@pytest.mark.parametrize("command", ["classify", "search"])
+def test_json_cut_short_by_a_bad_line_still_parses(capsys, tiny_pack_dir: Path, tmp_path: Path,
+                                                   command: str) -> None:
+    bad = tmp_path / "half.ndjson"
+    bad.write_text('{"word": "star", "drawing": [[[1, 2], [3, 4]]]}\nnot json\n')
+    code, out, err = run(capsys, command, bad, "--pack", tiny_pack_dir, "--json")
+    assert code == EXIT_INPUT and err.startswith(f"sketchpad: {bad}:2: not valid JSON")
+    doc = json.loads(out)  # closed, not cut off: the first drawing's record is there
+    if command == "classify":
+        assert len(doc["files"][0]["drawings"]) == 1 and "summary" not in doc["files"][0]
+        assert doc["stopped"].startswith(f"{bad}:2: not valid JSON")
+    else:
+        assert [e["where"] for e in doc] == [f"{bad}#1"]
+
+
+def test_ctrl_c_closes_the_json_and_exits_130(capsys, monkeypatch, tiny_pack_dir: Path,
+                                              labelled: Path) -> None:
+    import sketchpad.cli as cli
+
+    def interrupted(items):
+        yield next(iter(items))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_progress", interrupted)
+    code, out, err = run(capsys, "classify", labelled, "--pack", tiny_pack_dir, "--json")
+    assert code == cli.EXIT_INTERRUPTED and err == "sketchpad: interrupted\n"
+    doc = json.loads(out)
+    assert len(doc["files"][0]["drawings"]) == 1 and doc["stopped"] == "interrupted"
+
+
 def test_a_fifo_is_read_whole_without_peeking(tmp_path: Path) -> None:
     """The input kind of a FIFO comes from its name: peeking would block, or eat its first bytes."""
     fifo = tmp_path / "live.ndjson"

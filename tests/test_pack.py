@@ -53,3 +53,34 @@ def test_discover_keeps_good_packs_beside_broken(tiny_pack_dir: Path, tmp_path: 
     assert entries[0].pack is not None and entries[0].error is None
     assert entries[1].pack is None and "format version 0" in entries[1].error
     assert json.loads((tmp_path / "b-bad" / "manifest.json").read_text())["name"] == "tiny"
+
+
+@pytest.mark.parametrize("location", ["../../../../etc/hostname", "/etc/hostname", "escape.bin"])
+def test_onnx_external_data_outside_the_pack_is_refused(tiny_pack_dir: Path, tmp_path: Path,
+                                                        location: str) -> None:
+    """A model may keep weights in a file beside it; a hostile one names a file outside the
+    pack (a path, or a symlink in the pack) to make the app read it. onnxruntime >= 1.32 (the
+    floor in pyproject) refuses both; the pack is reported and nothing is read."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, numpy_helper
+
+    from sketchpad.engine import Engine
+    from sketchpad.pack import sha256_of
+
+    dst = copy_pack(tiny_pack_dir, tmp_path / "pack")
+    (dst / "escape.bin").symlink_to("/etc/hostname")
+    model = onnx.load(dst / "convnet.onnx")
+    init = model.graph.initializer[0]
+    external = numpy_helper.from_array(numpy_helper.to_array(init), init.name)
+    external.ClearField("raw_data")
+    external.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
+        entry = external.external_data.add()
+        entry.key, entry.value = key, value
+    model.graph.initializer[0].CopyFrom(external)
+    onnx.save(model, dst / "convnet.onnx")
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest["files"]["convnet.onnx"] = sha256_of(dst / "convnet.onnx")
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="convnet.onnx does not load.*[Ee]xternal data"):
+        Engine(load_pack(dst), prefer_gpu=False)
