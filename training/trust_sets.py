@@ -15,13 +15,16 @@ class index (``-1`` = not one of the pack's classes):
   TU-Berlin's scans. Half A joins the known drawings for fitting, so the known score cannot learn
   "rendered strokes = unknown" (the style every drawing made in the app has); half B is reported.
 
-Unknown and shared classes take at most :data:`PER_CLASS` drawings each (the first ones of each
-``simplified/*.ndjson``, empty drawings skipped), so the few big classes do not dominate.
+Unknown classes take at most :data:`PER_CLASS` drawings each (the first ones of each
+``simplified/*.ndjson``, empty drawings skipped), so the few big classes do not dominate; shared
+classes their first :data:`training.deepsketch.mixed.HELD_OUT`, which the mixed training of the
+shipped tu-berlin network keeps out.
 """
 from __future__ import annotations
 
 import json
 import re
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -105,14 +108,13 @@ def quickdraw_files(root: Path) -> dict[str, Path]:
     return {class_name(p): p for p in sorted((root / "simplified").glob("*.ndjson"))}
 
 
+def non_empty(path: Path) -> Iterator[Sketch]:
+    """The drawings of a ``simplified/*.ndjson`` in file order, empty ones skipped."""
+    return (s for s in iter_ndjson(path) if not s.is_empty)
+
+
 def first_drawings(path: Path, n: int = PER_CLASS) -> Iterator[Sketch]:
-    k = 0
-    for s in iter_ndjson(path):
-        if k >= n:
-            return
-        if not s.is_empty:
-            k += 1
-            yield s
+    return islice(non_empty(path), n)
 
 
 def split_by_class(names: list[str], seed: int = SEED) -> tuple[list[str], list[str]]:
@@ -203,6 +205,7 @@ def tu_berlin_protocol(pack: Pack, root: Path) -> Protocol:
     :data:`SEED` (calibration half = ``fit``, report half = ``test``); unknown = Quick, Draw!
     classes TU-Berlin lacks; ``shared`` = Quick, Draw! drawings of the classes it shares."""
     from training.deepsketch.data import split_indices
+    from training.deepsketch.mixed import HELD_OUT, SharedClasses, held_out_quickdraw
 
     train = pack.manifest["training"]
     split = int(train.get("split", 1))
@@ -223,10 +226,8 @@ def tu_berlin_protocol(pack: Pack, root: Path) -> Protocol:
                 sets[role].add(items[i].path, c, items[i].name)
     files = quickdraw_files(root / "quickdraw")
     shared, left_out = tu_berlin_matches(list(files), pack.classes, read_name_map())
-    both = Drawings()
-    for q, targets in shared.items():
-        for s in first_drawings(files[q]):
-            both.add(s, pack.classes.index(targets[0]), q)
+    # the drawings the shipped (mixed) network never trained on, for every tu-berlin pack alike
+    both, _ = held_out_quickdraw(SharedClasses(files, shared, []), list(pack.classes))
     sets["shared_a"], sets["shared_b"] = both.split_by_class()
     a, b = split_by_class([n for n in files if n not in shared and n not in left_out])
     sets["unknown_a"], sets["unknown_b"] = unknown_drawings(files, a), unknown_drawings(files, b)
@@ -234,11 +235,12 @@ def tu_berlin_protocol(pack: Pack, root: Path) -> Protocol:
     describe = {
         "fit": f"calibration half of the TU-Berlin split {split} test set ({len(sets['fit'])} of "
                f"{n_test} sketches: per class a permutation with seed {SEED}, the first half; "
-               "the split's other 53 per class trained the network)",
+               f"the split's other {per_class} per class trained the network)",
         "test": f"report half of the same test set ({len(sets['test'])} sketches, the other half "
                 f"of each class)",
         "shared": f"Quick, Draw! drawings of the {len(shared)} classes TU-Berlin shares "
-                  f"({len(both)} drawings, at most {PER_CLASS} a class; name map "
+                  f"({len(both)} drawings, the first {HELD_OUT} of each class, held out of the "
+                  f"mixed training of training.deepsketch.mixed; name map "
                   f"{NAME_MAP.relative_to(REPO)}: folded-name equality plus reviewed synonyms; "
                   f"{len(left_out)} ambiguous classes left out of every role), split by class "
                   f"with seed {SEED}: half A ({len(sets['shared_a'])}) joins the known drawings "

@@ -6,8 +6,9 @@ uses for pictures; drawn sketches go through ``render_sketch``, which matches it
 and file numbers beside it. Everything after that works on the cache.
 
 Protocol (papers.md §1): three random splits, per class 53 train / 27 test, split ``s`` drawn with
-seed ``s``. Training views: the picture rotated by a multiple of 5° in [-35°, 35°], maybe mirrored,
-pasted at a random place of the 224 canvas. Test views: centre and the four corners, each also
+seed ``s``. Training views (:class:`Augment`): the picture rotated by a multiple of 5° in [-35°, 35°],
+maybe mirrored, pasted at a random place of the 224 canvas; optionally scaled, stretched, sheared
+and thickened. Test views: centre and the four corners, each also
 mirrored (ten views).
 
 Training reads the cache through the same loader as the DSN (:func:`training.loader.make_loader`):
@@ -42,7 +43,6 @@ CACHE = REPO / "cache" / "tu_berlin_180.npy"
 CONTENT = 180
 SIZE = 224
 TRAIN_PER_CLASS = 53
-ANGLES = np.arange(-35, 36, 5)
 ATTRIBUTION = "TU-Berlin sketch dataset, Eitz, Hays, Alexa 2012, CC BY 4.0"
 AUGMENT_STREAM = 0xA06  # keeps the views' generator apart from the batches' ``(seed, epoch)``
 
@@ -76,14 +76,22 @@ def build_cache(root: Path = DATA_ROOT, cache: Path = CACHE, workers: int = 2,
     return cache
 
 
+#: Where a cached picture comes from (``source`` of a cache's meta; the TU-Berlin cache is all TU).
+TU, QUICKDRAW, BACKGROUND = 0, 1, 2
+
+
 @dataclass
 class TuBerlinCache:
-    """The cached pictures ``[N, 180, 180]`` (memory-mapped), labels, file numbers, class names."""
+    """The cached pictures ``[N, 180, 180]`` (memory-mapped), labels, file numbers, class names,
+    and each picture's :data:`TU` / :data:`QUICKDRAW` / :data:`BACKGROUND` source (the mixed
+    cache of :mod:`.mixed`; background pictures are labelled -1)."""
 
     pictures: np.ndarray
     labels: np.ndarray
     ids: np.ndarray
     classes: list[str]
+    source: np.ndarray
+    names: np.ndarray  # the Quick, Draw! class of each Quick, Draw! picture ("" for TU-Berlin)
 
     @classmethod
     def load(cls, cache: Path = CACHE) -> "TuBerlinCache":
@@ -91,7 +99,18 @@ class TuBerlinCache:
             raise FileNotFoundError(f"{cache}: missing; build it with "
                                     "`python -m training.deepsketch.data`")
         m = np.load(meta_path(cache))
-        return cls(np.load(cache, mmap_mode="r"), m["labels"], m["ids"], [str(c) for c in m["classes"]])
+        source = m["source"] if "source" in m.files else np.full(len(m["labels"]), TU, np.int8)
+        names = m["names"] if "names" in m.files else np.full(len(source), "")
+        return cls(np.load(cache, mmap_mode="r"), m["labels"], m["ids"], [str(c) for c in m["classes"]],
+                   source, names)
+
+    def rows(self, split: int, train_per_class: int = TRAIN_PER_CLASS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training rows (the split's TU-Berlin training sketches and every Quick, Draw! one),
+        the split's held-out TU-Berlin rows, and the background rows."""
+        tu = np.flatnonzero(self.source == TU)
+        train, test = split_indices(self.labels[tu], split, train_per_class)
+        return (np.sort(np.concatenate([tu[train], np.flatnonzero(self.source == QUICKDRAW)])),
+                tu[test], np.flatnonzero(self.source == BACKGROUND))
 
 
 def split_indices(labels: np.ndarray, split: int,
@@ -115,17 +134,54 @@ def canvas_mean(pictures: np.ndarray, chunk: int = 1000) -> float:
     return total / (len(pictures) * SIZE * SIZE * 255.0)
 
 
-def augment(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One training canvas (uint8 224×224): rotate, maybe mirror, paste at a random place."""
-    angle = float(rng.choice(ANGLES))
-    if angle:
-        rot = cv2.getRotationMatrix2D(((CONTENT - 1) / 2, (CONTENT - 1) / 2), angle, 1.0)
-        picture = cv2.warpAffine(np.ascontiguousarray(picture), rot, (CONTENT, CONTENT),
-                                 flags=cv2.INTER_LINEAR, borderValue=0)
-    if rng.random() < 0.5:
-        picture = picture[:, ::-1]
+@dataclass(frozen=True)
+class Augment:
+    """How a training view is drawn. The defaults are the paper's (rotation by a multiple of 5° in
+    ±35°, a mirror, a random paste); the rest is issue 16's stronger geometry for a small set:
+    scale and aspect jitter, shear, and strokes thickened by a grey dilation (people draw with
+    other pens than TU-Berlin's scanner lines, 1-2 px at 180)."""
+
+    angle: float = 35.0                           # largest |rotation|, degrees
+    angle_step: float = 5.0                       # rotations are multiples of it; 0 = continuous
+    scale: tuple[float, float] = (1.0, 1.0)       # uniform range of the size factor
+    aspect: float = 0.0                           # width/height factor exp(U(-aspect, aspect))
+    shear: float = 0.0                            # largest |horizontal shear|
+    thicken: float = 0.0                          # probability of a 2×2 grey dilation
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Augment":
+        """The ``aug_*`` keys of a training config."""
+        return cls(cfg["aug_angle"], cfg["aug_angle_step"], tuple(cfg["aug_scale"]),
+                   cfg["aug_aspect"], cfg["aug_shear"], cfg["aug_thicken"])
+
+
+PAPER_AUGMENT = Augment()
+
+
+def augment(picture: np.ndarray, rng: np.random.Generator, aug: Augment = PAPER_AUGMENT) -> np.ndarray:
+    """One training canvas (uint8 224×224): the picture's centre goes where the paper's random
+    paste would put it, with rotation, scale, aspect and shear about that centre, maybe mirrored,
+    in one warp (ink pushed past the canvas edge is cut, as a paste at the edge would)."""
+    if aug.angle_step:
+        angle = float(rng.choice(np.arange(-aug.angle, aug.angle + 1e-9, aug.angle_step)))
+    else:
+        angle = float(rng.uniform(-aug.angle, aug.angle))
+    size = rng.uniform(*aug.scale)
+    stretch = float(np.exp(rng.uniform(-aug.aspect, aug.aspect))) if aug.aspect else 1.0
+    shear = rng.uniform(-aug.shear, aug.shear) if aug.shear else 0.0
+    mirror = rng.random() < 0.5
     r, c = rng.integers(0, SIZE - CONTENT + 1, size=2)
-    return pp.place_in_canvas(picture, SIZE, at=(int(r), int(c)))
+    picture = np.ascontiguousarray(picture[:, ::-1] if mirror else picture)
+    if aug.thicken and rng.random() < aug.thicken:
+        picture = cv2.dilate(picture, np.ones((2, 2), np.uint8))
+    t = np.radians(angle)
+    rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    linear = rot @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([size * np.sqrt(stretch),
+                                                                    size / np.sqrt(stretch)])
+    centre = np.full(2, (CONTENT - 1) / 2)
+    to = np.array([c, r], float) + centre  # (x, y) of the paste's centre
+    matrix = np.hstack([linear, (to - linear @ centre)[:, None]])
+    return cv2.warpAffine(picture, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
 def test_positions() -> list[tuple[int, int]]:
@@ -200,8 +256,8 @@ class TrainViews(Dataset):
     them. The cache is memory-mapped in the process that reads it.
     """
 
-    def __init__(self, cache: Path, mean: float, seed: int):
-        self.cache, self.mean, self.seed = Path(cache), mean, seed
+    def __init__(self, cache: Path, mean: float, seed: int, aug: Augment = PAPER_AUGMENT):
+        self.cache, self.mean, self.seed, self.aug = Path(cache), mean, seed, aug
 
     @property
     def data(self) -> "TuBerlinCache":
@@ -212,7 +268,8 @@ class TrainViews(Dataset):
 
     def __getitems__(self, batch: Batch) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, AUGMENT_STREAM, batch.epoch, batch.number])
-        x = to_batch([augment(self.data.pictures[j], rng) for j in batch.indices], self.mean)
+        x = to_batch([augment(self.data.pictures[j], rng, self.aug) for j in batch.indices],
+                     self.mean)
         y = self.data.labels[batch.indices].astype(np.int64)
         return {"x": torch.from_numpy(x), "y": torch.from_numpy(y),
                 "index": torch.from_numpy(np.asarray(batch.indices, np.int64))}

@@ -25,17 +25,19 @@ import torch
 from tqdm import tqdm
 
 from .data import CACHE, TuBerlinCache, centre_view, split_indices, ten_views, to_batch
-from .model import DeepSketch, DeepSketchConfig
+from .model import DeepSketch, DeepSketchConfig, fold_norms
 
 matplotlib.use("Agg")
 log = logging.getLogger("deepsketch.evaluate")
 
 
 def load_checkpoint(path: Path) -> tuple[DeepSketch, dict[str, Any]]:
+    """The network a checkpoint ships: its weight average when it kept one (``ema_decay``), with
+    any BatchNorm folded into its conv, in eval mode."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     model = DeepSketch(DeepSketchConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["model"])
-    return model.eval(), ck
+    model.load_state_dict(ck.get("ema") or ck["model"])
+    return fold_norms(model), ck
 
 
 @torch.inference_mode()
@@ -140,7 +142,10 @@ def main() -> None:
         r = evaluate_checkpoint(path, data, args.out, save_features=split == args.features_of_split)
         log.info("%s", r)
         results.append(r)
-    summary = {"protocol": "TU-Berlin, per class 53 train / 27 test, split s drawn with seed s; "
+    per_class = sorted({r["train_items"] // len(data.classes) for r in results})
+    held = "/".join(str(80 - k) for k in per_class)
+    summary = {"protocol": f"TU-Berlin, per class {'/'.join(map(str, per_class))} train / {held} "
+                           "test, split s drawn with seed s; "
                            "ten views = centre + 4 corners of the 224 canvas, each mirrored, "
                            "log-probabilities summed; single view = centre",
                "splits": results,

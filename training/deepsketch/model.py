@@ -14,21 +14,31 @@ import torch
 from torch import nn
 
 INPUT_SIZE = 224
+NORMS = {"", "batch"}
 #: Names of the feature depths and the Table-1 layer each one is taken after.
 FEATURE_LAYERS = {"low": 6, "mid": 11, "high": 13}
 
 
 @dataclass(frozen=True)
 class DeepSketchConfig:
-    """Widths of the four early convs (layers 1, 4, 7, 9), filters of layer 12, dropout, classes.
+    """Widths of the four early convs (layers 1, 4, 7, 9), filters of layer 12, dropout, classes,
+    and the normalisation after each of the five hidden convs.
 
-    The defaults are the paper's network (about 55 M parameters).
+    The defaults are the paper's network (about 55 M parameters, no normalisation). ``norm =
+    "batch"`` puts a BatchNorm after convs 1, 4, 7, 9 and 12 (issue 16's recipe): the layer
+    numbering, the feature taps and the exported graph's shape stay Table 1's, because each conv
+    and its norm are one entry of ``layers`` and :func:`fold_norms` merges them before export.
     """
 
     widths: tuple[int, int, int, int] = (64, 128, 256, 512)
     fc: int = 4096
     dropout: float = 0.5
     n_classes: int = 250
+    norm: str = ""  # "" (the paper) or "batch"
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"norm {self.norm!r}: expected one of {sorted(NORMS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,19 +65,24 @@ class DeepSketch(nn.Module):
         super().__init__()
         self.cfg = cfg
         w1, w2, w3, w4 = cfg.widths
+
+        def conv(c_in: int, c_out: int, k: int, stride: int, padding: int) -> nn.Module:
+            c = nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding)
+            return nn.Sequential(c, nn.BatchNorm2d(c_out)) if cfg.norm == "batch" else c
+
         self.layers = nn.ModuleList([
-            nn.Conv2d(1, w1, 7, stride=2, padding=0),      # 1   → w1×109×109
+            conv(1, w1, 7, stride=2, padding=0),           # 1   → w1×109×109
             nn.ReLU(inplace=True),                         # 2
             nn.MaxPool2d(3, stride=2),                     # 3   → w1×54×54
-            nn.Conv2d(w1, w2, 5, stride=2, padding=2),     # 4   → w2×27×27
+            conv(w1, w2, 5, stride=2, padding=2),          # 4   → w2×27×27
             nn.ReLU(inplace=True),                         # 5
             nn.MaxPool2d(3, stride=2),                     # 6   → w2×13×13   (low)
-            nn.Conv2d(w2, w3, 3, stride=1, padding=1),     # 7   → w3×13×13
+            conv(w2, w3, 3, stride=1, padding=1),          # 7   → w3×13×13
             nn.ReLU(inplace=True),                         # 8
-            nn.Conv2d(w3, w4, 3, stride=1, padding=0),     # 9   → w4×11×11
+            conv(w3, w4, 3, stride=1, padding=0),          # 9   → w4×11×11
             nn.ReLU(inplace=True),                         # 10
             nn.MaxPool2d(3, stride=2),                     # 11  → w4×5×5     (mid)
-            nn.Conv2d(w4, cfg.fc, 5, stride=1, padding=0), # 12  → fc×1×1
+            conv(w4, cfg.fc, 5, stride=1, padding=0),      # 12  → fc×1×1
             nn.ReLU(inplace=False),                        # 13               (high)
             nn.Dropout(cfg.dropout),                       # 14
             nn.Conv2d(cfg.fc, cfg.n_classes, 1),           # 15  → C×1×1
@@ -82,7 +97,7 @@ class DeepSketch(nn.Module):
         none) torch's default (uniform, variance 1/(3·fan_in)) shrinks the sparse sketch signal
         layer by layer and the loss sits at ln(C) for hundreds of steps.
         """
-        convs = [m for m in self.layers if isinstance(m, nn.Conv2d)]
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
         for conv in convs[:-1]:
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             nn.init.zeros_(conv.bias)
@@ -102,6 +117,20 @@ class DeepSketch(nn.Module):
         """Length of each flattened feature, from the fixed Table-1 geometry."""
         w = self.cfg.widths
         return {"low": w[1] * 13 * 13, "mid": w[3] * 5 * 5, "high": self.cfg.fc}
+
+
+def fold_norms(model: DeepSketch) -> DeepSketch:
+    """An eval-mode copy with every BatchNorm merged into its conv: plain Table-1 convs, so the
+    ONNX graph, int8 quantisation and feature taps are those of a network without norms."""
+    from copy import deepcopy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    out = deepcopy(model).eval()
+    for i, layer in enumerate(out.layers):
+        if isinstance(layer, nn.Sequential):
+            out.layers[i] = fuse_conv_bn_eval(layer[0], layer[1])
+    return out
 
 
 def count_parameters(model: nn.Module) -> int:

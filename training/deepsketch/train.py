@@ -30,16 +30,19 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .. import configurator
 from .. import distributed as D
-from ..loader import loader_state, make_loader, restore
-from .data import CACHE, TRAIN_PER_CLASS, DistinctClassBatches, TrainViews, TuBerlinCache, canvas_mean, \
-    centre_view, split_indices, to_batch
+from ..export import hardware
+from ..loader import Batch, loader_state, make_loader, restore
+from .data import CACHE, QUICKDRAW, TRAIN_PER_CLASS, Augment, DistinctClassBatches, TrainViews, TuBerlinCache, canvas_mean, \
+    centre_view, to_batch
 from .model import DeepSketch, DeepSketchConfig
 
 log = logging.getLogger("deepsketch.train")
+OE_STREAM = 0x0E  # keeps the outlier batches' generator apart from the known batches'
 
 # ---- defaults: the paper (Table 1 and §training) -------------------------------------------------
 split = 1                      # which of the three random splits (its seed)
@@ -47,6 +50,7 @@ train_per_class = TRAIN_PER_CLASS
 widths = (64, 128, 256, 512)   # layers 1, 4, 7, 9
 fc = 4096                      # layer 12
 dropout = 0.5                  # layer 14
+norm = ""                      # "batch": BatchNorm after each hidden conv (folded away for export)
 batch_size = 64                # per rank, all of different classes
 epochs = 110                   # paper: 80 at full rate, then a gradual decay
 lr = 0.1
@@ -54,6 +58,20 @@ momentum = 0.9
 weight_decay = 5e-4
 warmup_steps = 0               # linear warm-up, then cosine to zero
 grad_clip = 0.0                # 0 = off
+label_smoothing = 0.0
+ema_decay = 0.0                # > 0: keep an exponential average of the weights (and norm
+                               # statistics), which evaluation and export then use
+oe_weight = 0.0                # > 0: outlier exposure on the cache's background pictures (the
+oe_batch = 16                  # mixed cache, training.deepsketch.mixed): oe_batch of them a step,
+                               # pulled to the uniform distribution with this weight
+quickdraw_repeat = 1           # each Quick, Draw! picture of the cache this many times an epoch
+init_from = ""                 # a checkpoint whose (averaged) weights start the run (fine-tuning)
+aug_angle = 35.0               # training views (data.Augment): the paper's rotation and paste...
+aug_angle_step = 5.0
+aug_scale = (1.0, 1.0)         # ...and, off by default, scale, aspect, shear and thicker strokes
+aug_aspect = 0.0
+aug_shear = 0.0
+aug_thicken = 0.0
 seed = 1337                    # + rank
 threads = 0                    # torch.set_num_threads; 0 = leave torch's default
 num_workers = 0                # loader processes per rank (what a rank sees does not depend on it;
@@ -67,10 +85,12 @@ out_dir = "runs/deepsketch/paper-split1"
 eval_items = 1000              # test sketches for the per-epoch single-view check (0 = none)
 log_every = 20
 resume = False
+stop_at = 0                    # end this process at this step, checkpointed, to go on later with
+                               # --resume=True (a run longer than a session); 0 = to the end
 # ---------------------------------------------------------------------------------------------------
 DEFAULTS = {k: v for k, v in dict(globals()).items()
             if not k.startswith("_") and isinstance(v, (int, float, bool, str, tuple))
-            and k not in {"annotations", "CACHE", "TRAIN_PER_CLASS"}}
+            and k not in {"annotations", "CACHE", "TRAIN_PER_CLASS", "OE_STREAM"}}
 
 
 def configure(argv: list[str]) -> dict[str, Any]:
@@ -79,7 +99,14 @@ def configure(argv: list[str]) -> dict[str, Any]:
 
 
 def model_config(cfg: dict[str, Any], n_classes: int) -> DeepSketchConfig:
-    return DeepSketchConfig(tuple(cfg["widths"]), cfg["fc"], cfg["dropout"], n_classes)
+    return DeepSketchConfig(tuple(cfg["widths"]), cfg["fc"], cfg["dropout"], n_classes, cfg["norm"])
+
+
+def weight_average(model: torch.nn.Module, cfg: dict[str, Any]) -> AveragedModel | None:
+    """The EMA of the weights and buffers (BatchNorm statistics included), or None when off."""
+    if not cfg["ema_decay"]:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
 
 
 def memory_format(cfg: dict[str, Any]) -> torch.memory_format:
@@ -100,6 +127,14 @@ def lr_at(step: int, total: int, cfg: dict[str, Any]) -> float:
         return cfg["lr"] * (step + 1) / cfg["warmup_steps"]
     t = (step - cfg["warmup_steps"]) / max(1, total - cfg["warmup_steps"])
     return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def outlier_batch(views: TrainViews, rows: np.ndarray, cfg: dict[str, Any], step: int, epoch: int,
+                  rank: int) -> torch.Tensor:
+    """``oe_batch`` augmented background pictures, drawn from ``(seed, rank, step)`` alone, so a
+    resumed run draws the same ones."""
+    pick = np.random.default_rng([cfg["seed"], OE_STREAM, rank, step]).choice(rows, cfg["oe_batch"])
+    return views.__getitems__(Batch(epoch, step, pick))["x"]
 
 
 @torch.no_grad()
@@ -131,27 +166,42 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
                             handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")],
                             force=True)
     data = TuBerlinCache.load(Path(cfg["cache"]))
-    train_idx, test_idx = split_indices(data.labels, cfg["split"], cfg["train_per_class"])
+    train_idx, test_idx, background = data.rows(cfg["split"], cfg["train_per_class"])
+    quick = train_idx[data.source[train_idx] == QUICKDRAW]
+    train_idx = np.sort(np.concatenate([train_idx, *[quick] * (cfg["quickdraw_repeat"] - 1)]))
+    if cfg["oe_weight"] and not len(background):
+        raise ValueError(f"oe_weight {cfg['oe_weight']}: {cfg['cache']} has no background pictures")
     mean = canvas_mean(data.pictures[train_idx])
     mcfg = model_config(cfg, len(data.classes))
-    model = DeepSketch(mcfg).to(device, memory_format=memory_format(cfg))
+    model = DeepSketch(mcfg)
+    if cfg["init_from"]:
+        start = torch.load(cfg["init_from"], map_location="cpu", weights_only=False)
+        model.load_state_dict(start.get("ema") or start["model"])
+    model = model.to(device, memory_format=memory_format(cfg))
     D.seed(cfg["seed"], ctx)  # dropout differs per rank
     opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     sampler = DistinctClassBatches(data.labels, train_idx, cfg["batch_size"], cfg["seed"],
                                    ctx.rank, ctx.world)
-    loader = make_loader(TrainViews(Path(cfg["cache"]), mean, cfg["seed"]), sampler,
+    ema = weight_average(model, cfg)
+    aug = Augment.from_config(cfg)
+    outliers = TrainViews(Path(cfg["cache"]), mean, cfg["seed"] + OE_STREAM, aug)
+    loader = make_loader(TrainViews(Path(cfg["cache"]), mean, cfg["seed"], aug), sampler,
                          cfg["num_workers"], pin_memory=device.type == "cuda")
     steps = sampler.batches_per_epoch
     total = steps * cfg["epochs"]
-    step, wall, saved_loader = 0, 0.0, None
+    step, wall, saved_loader, rng = 0, 0.0, None, None
     ckpt_path = out / "ckpt.pt"
     if cfg["resume"] and ckpt_path.is_file():
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if ema is not None:
+            ema.module.load_state_dict(ck.get("ema") or ck["model"])
+            ema.n_averaged.fill_(step)  # 0 would make the next update copy the weights over it
         step = ck.get("step", (ck["epoch"] + 1) * steps)  # before issue 17: epoch ends only
         wall, saved_loader = ck["train_seconds"], ck.get("loader")
+        rng = ck.get("rng")
         if ctx.is_master:
             log.info("resumed from %s at step %d (epoch %d)", ckpt_path, step, step // steps)
     restore(loader, saved_loader, step)
@@ -164,31 +214,44 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
 
     def save() -> None:
         D.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                       "ema": ema.module.state_dict() if ema is not None else None,
+                       "rng": torch.get_rng_state(), "hardware": hardware(),
                        "epoch": step // steps - 1, "config": cfg,  # the last completed epoch
                        "model_config": mcfg.to_dict(), "mean": mean, "split": cfg["split"],
                        "world_size": ctx.world, "train_seconds": wall, "device": str(device),
                        "loader": loader_state(loader), "command": " ".join(sys.argv)}, ckpt_path)
 
-    batches = iter(loader)
+    batches = iter(loader)  # draws the loader's base seed from torch's generator, so...
+    if rng is not None and not ctx.distributed:
+        torch.set_rng_state(rng)  # ...dropout goes on after it as if the run had never stopped
     model.train()
     bar = tqdm(total=total, initial=step, disable=not ctx.is_master, mininterval=5)
     t0 = time.perf_counter()
     sums: dict[str, torch.Tensor | float] = {}
-    while step < total:
+    end = min(total, cfg["stop_at"]) if cfg["stop_at"] else total
+    while step < end:
         epoch, i = divmod(step, steps)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
         b = next(batches)
-        x = b["x"].to(device, non_blocking=True, memory_format=memory_format(cfg))
+        x = b["x"]
+        if cfg["oe_weight"]:
+            x = torch.cat([x, outlier_batch(outliers, background, cfg, step, epoch, ctx.rank)])
+        x = x.to(device, non_blocking=True, memory_format=memory_format(cfg))
         y = b["y"].to(device, non_blocking=True)
         with autocast(cfg, device):
             logits = net(x).logits
-            loss = torch.nn.functional.cross_entropy(logits, y)
+            logits, strangers = logits[:len(y)], logits[len(y):]
+            loss = torch.nn.functional.cross_entropy(logits, y, label_smoothing=cfg["label_smoothing"])
+            if len(strangers):  # cross-entropy to the uniform distribution (Hendrycks et al. 2019)
+                loss = loss - cfg["oe_weight"] * torch.log_softmax(strangers.float(), 1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg["grad_clip"]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         for k, v in {"loss": loss.detach() * len(y), "hits": (logits.argmax(1) == y).sum(),
                      "seen": float(len(y))}.items():
@@ -210,13 +273,15 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
             if not math.isfinite(totals["loss"]):
                 raise FloatingPointError(f"mean loss of epoch {epoch} is {totals['loss']}: lower lr")
             if ctx.is_master:
-                acc = quick_accuracy(model, data, eval_idx, mean, device) if len(eval_idx) else float("nan")
+                shown = ema.module if ema is not None else model
+                acc = quick_accuracy(shown, data, eval_idx, mean, device) if len(eval_idx) else float("nan")
                 log.info("epoch %d done: train loss %.4f, train acc %.4f, test centre-view acc (%d) "
                          "%.4f, %.1f samples/s/rank, wall %.0f s", epoch, totals["loss"] / totals["seen"],
                          totals["hits"] / totals["seen"], len(eval_idx), acc,
                          totals["seen"] / ctx.world / (now - t0), wall)
             t0 = time.perf_counter()
-        if ctx.is_master and (end_of_epoch or (cfg["ckpt_every"] and step % cfg["ckpt_every"] == 0)):
+        if ctx.is_master and (end_of_epoch or step == end
+                              or (cfg["ckpt_every"] and step % cfg["ckpt_every"] == 0)):
             save()
     bar.close()
     D.teardown(ctx)

@@ -481,7 +481,8 @@ class PaperTableBox(QWidget):
             ours_text = _pct(ours) if row.metric else row.note or "not measured"
             if over and ours is not None:
                 ours_text += f" (split{'s' if len(over) > 1 else ''} {', '.join(over)})"
-            cells = [label, QTableWidgetItem(_pct(row.paper)), QTableWidgetItem(ours_text),
+            paper = "—" if row.paper is None else _pct(row.paper)  # a row the paper has not
+            cells = [label, QTableWidgetItem(paper), QTableWidgetItem(ours_text),
                      QTableWidgetItem(difference(row.paper, ours))]
             for c, item in enumerate(cells):
                 if c:

@@ -1,0 +1,105 @@
+"""Issue 16's recipe: BatchNorm folded away for export, the stronger views, the mixed TU-Berlin +
+Quick, Draw! cache with its held-out drawings, and a run with EMA, outlier exposure and a warm
+start that resumes where it stopped."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
+    build_cache
+from training.deepsketch.evaluate import load_checkpoint
+from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
+    training_quickdraw
+from training.deepsketch.model import DeepSketch, DeepSketchConfig, fold_norms
+from training.deepsketch.train import configure, train
+
+
+def test_folded_norms_give_the_same_outputs_as_plain_convs():
+    torch.manual_seed(0)
+    model = DeepSketch(DeepSketchConfig((4, 8, 8, 16), 32, 0.5, 10, norm="batch"))
+    x = torch.randn(4, 1, 224, 224)
+    for _ in range(3):
+        model(x)  # training-mode passes move the running statistics off their initial values
+    model.eval()
+    folded = fold_norms(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        a, b = model(x), folded(x)
+    torch.testing.assert_close(b.logits, a.logits, rtol=1e-4, atol=1e-4)
+    for d in a.feats:
+        torch.testing.assert_close(b.feats[d], a.feats[d], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="norm"):
+        DeepSketchConfig(norm="layer")
+
+
+def test_stronger_views_scale_stretch_and_thicken():
+    pic = np.zeros((180, 180), np.uint8)
+    pic[60:120, 89] = 255  # a vertical line through the centre, 1 px wide
+    thick = Augment(angle=0.0, thicken=1.0)
+    out = augment(pic, np.random.default_rng(0), thick)
+    assert out.shape == (224, 224) and out.dtype == np.uint8
+    assert (out > 0).sum() > 1.5 * (augment(pic, np.random.default_rng(0), Augment(angle=0.0)) > 0).sum()
+    tall = [(augment(pic, np.random.default_rng(s), Augment(angle=0.0, scale=(0.8, 1.15))) > 127)
+            .any(1).sum() for s in range(20)]
+    assert min(tall) < 56 and max(tall) > 64  # the 60-px line shrinks and grows
+    assert len({tuple(np.argwhere(augment(pic, np.random.default_rng(s), Augment(aspect=0.3, shear=0.2))
+                                  > 127).mean(0).round()) for s in range(5)}) == 5
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> tuple[Path, SharedClasses]:
+    tmp = tmp_path_factory.mktemp("mixed")
+    tu = build_cache(data_root / "tu-berlin", tmp / "tu.npy", workers=1, n_classes=3, per_class=8)
+    classes = SharedClasses.read(TuBerlinCache.load(tu).classes, data_root / "quickdraw")
+    classes = dataclasses.replace(classes, background=classes.background[:2])
+    return build_mixed_cache(tu, tmp / "mixed.npy", data_root / "quickdraw", classes), classes
+
+
+def test_mixed_cache_keeps_the_held_out_drawings_out(mixed: tuple[Path, SharedClasses]):
+    path, classes = mixed
+    data = TuBerlinCache.load(path)
+    assert set(classes.shared) and all(len(t) == 1 for t in classes.shared.values())
+    held, right = held_out_quickdraw(classes, data.classes)
+    known, background = training_quickdraw(classes, data.classes)
+    assert len(held) == HELD_OUT * len(classes.shared) and right == [[y] for y in held.labels]
+    keys = lambda d: {s.to_json() if hasattr(s, "to_json") else repr(s.strokes) for s in d.items}
+    assert not keys(held) & keys(known)
+    assert np.bincount(data.source).tolist() == [24, len(known), len(background)]
+    assert (data.labels[data.source == BACKGROUND] == -1).all()
+    assert set(data.labels[data.source == QUICKDRAW]) <= set(range(3))
+    train_rows, test_rows, bg = data.rows(1, 5)
+    assert (data.source[test_rows] == TU).all() and len(test_rows) == 9
+    assert set(np.flatnonzero(data.source == QUICKDRAW)) <= set(train_rows)
+    assert not set(test_rows) & set(train_rows) and (data.source[bg] == BACKGROUND).all()
+
+
+def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, SharedClasses],
+                                                            tmp_path: Path):
+    path, _ = mixed
+    common = ["--widths=(4,4,8,8)", "--fc=16", "--batch_size=3", "--train_per_class=5",
+              "--threads=1", "--eval_items=0", "--norm=batch", "--ema_decay=0.9",
+              "--label_smoothing=0.1", "--aug_angle_step=0.0", "--aug_scale=(0.8,1.15)",
+              "--aug_thicken=0.5", "--bf16=True", f"--cache={path}"]
+    train(configure(common + ["--epochs=1", f"--out_dir={tmp_path / 'a'}"]))
+    first = torch.load(tmp_path / "a" / "ckpt.pt", weights_only=False)
+    assert first["ema"] is not None
+    assert not torch.equal(first["ema"]["layers.0.0.weight"], first["model"]["layers.0.0.weight"])
+    run = ["--epochs=2", "--oe_weight=0.5", "--oe_batch=2", f"--init_from={tmp_path / 'a' / 'ckpt.pt'}",
+           f"--out_dir={tmp_path / 'b'}"]
+    whole = train(configure(common + run))
+    steps = torch.load(tmp_path / "b" / "ckpt.pt", weights_only=False)["step"]
+    # the same run stopped after one epoch and resumed ends with the same weights
+    train(configure(common + run[:-1] + [f"--stop_at={steps // 2 + 3}", f"--out_dir={tmp_path / 'c'}"]))
+    assert torch.load(tmp_path / "c" / "ckpt.pt", weights_only=False)["step"] == steps // 2 + 3
+    resumed = train(configure(common + run[:-1] + ["--resume=True", f"--out_dir={tmp_path / 'c'}"]))
+    assert torch.load(tmp_path / "c" / "ckpt.pt", weights_only=False)["step"] == steps
+    for k, v in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+    net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert torch.isfinite(net(torch.zeros(1, 1, 224, 224)).logits).all()
