@@ -212,7 +212,8 @@ def _metrics(results: dict[str, Any], table3: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", type=Path, required=True)
-    ap.add_argument("--eval-dir", type=Path, required=True)
+    ap.add_argument("--eval-dir", type=Path, help="evaluate.py + similarity.py output (required "
+                                                   "unless --int8-only)")
     ap.add_argument("--out", type=Path, default=Path("resources/packs/tu-berlin"))
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--thumb", type=int, default=48)
@@ -227,13 +228,22 @@ def main() -> None:
                     help="table3.json of the protocol network (default: the eval dir's; the shipped "
                          "network may have trained on the protocol's test sketches)")
     ap.add_argument("--training-json", type=Path, help="extra training facts (command, wall time)")
+    ap.add_argument("--int8-only", action="store_true",
+                    help="only quantise the pack already exported to --out (its float figures "
+                         "measured in between), as --int8 would have")
     ap.add_argument("--int8", action="store_true",
                     help="then quantise the convnet (training.quantize), calibrated on training "
                          "sketches of the split, and re-embed the gallery with it")
     args = ap.parse_args()
+    if args.eval_dir is None and not args.int8_only:
+        ap.error("--eval-dir is required to export")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     data = TuBerlinCache.load(args.cache)
     model, ck = load_checkpoint(args.ckpt)
+    command = shlex.join(["python", "-m", "training.deepsketch.export_pack", *sys.argv[1:]])
+    if args.int8_only:
+        quantize_deepsketch_pack(args.out, data, ck["split"], float(ck["mean"]), command)
+        return
     results = merge_results(args.results or [args.eval_dir / "results.json"])
     table3 = json.loads((args.table3 or args.eval_dir / "table3.json").read_text())
     red = np.load(args.eval_dir / "reductions.npz")
@@ -266,9 +276,7 @@ def main() -> None:
         thumb=args.thumb, n_trees=args.trees, search_k=args.search_k,
         also_trained_on=mixed_training(ck["config"]))
     if args.int8:
-        quantize_deepsketch_pack(args.out, data, split, float(ck["mean"]),
-                                 shlex.join(["python", "-m", "training.deepsketch.export_pack",
-                                             *sys.argv[1:]]))
+        quantize_deepsketch_pack(args.out, data, split, float(ck["mean"]), command)
 
 
 if __name__ == "__main__":
