@@ -96,10 +96,24 @@ def data_config(pack: Pack) -> DataConfig:
     return DataConfig(**kw)
 
 
+def is_tu_berlin(pack: Pack) -> bool:
+    """A raster pack trained on TU-Berlin: its known drawings and its unknown classes come from
+    the reviewed name map and the held-out drawings of :mod:`training.deepsketch.mixed`."""
+    return pack.manifest.get("dataset", {}).get("name") == "tu-berlin"
+
+
 def unknown_classes(root: Path, pack: Pack) -> tuple[list[str], list[str]]:
     """(evaluation classes, pool): Quick, Draw! classes outside the pack with at least
-    :data:`MIN_DRAWINGS` simplified drawings, split once with :data:`SPLIT_SEED`."""
+    :data:`MIN_DRAWINGS` simplified drawings, split once with :data:`SPLIT_SEED`. For a
+    TU-Berlin pack, "outside" follows the reviewed name map (``bear`` is ``bear (animal)``), and
+    its ambiguous classes are left out of both roles."""
     known = {clash_key(c) for c in pack.classes}
+    if is_tu_berlin(pack):
+        from training.trust_sets import quickdraw_files, read_name_map, tu_berlin_matches
+
+        shared, left_out = tu_berlin_matches(list(quickdraw_files(root)), list(pack.classes),
+                                             read_name_map())
+        known |= {clash_key(q) for q in [*shared, *left_out]}
     candidates = sorted(name for name, (path, n) in vector_sources(root).items()
                         if path.suffix == ".ndjson" and n >= MIN_DRAWINGS
                         and clash_key(name) not in known)
@@ -143,13 +157,37 @@ def embedded(engine: Engine, what: str, make: Any) -> Embedded:
 
 
 def pack_split(engine: Engine, root: Path, split: str) -> Embedded:
-    """The pack's own ``val`` or ``test`` split, re-read from the data with its protocol."""
+    """The pack's own ``val`` or ``test`` split, re-read from the data with its protocol. A
+    TU-Berlin pack's are drawn the way words are taught, as strokes: the held-out Quick, Draw!
+    drawings of its shared classes, each class's first half ``val`` and the rest ``test``."""
+    if is_tu_berlin(engine.pack):
+        return embedded(engine, split, lambda: held_out_half(engine.pack, root, split))
+
     def make():
         classes, splits, _ = collect(root, data_config(engine.pack))
         if classes != list(engine.pack.classes):
             raise SystemExit(f"the data's classes are not the pack's: {classes}")
         return splits[split].sketches, splits[split].labels, classes
     return embedded(engine, split, make)
+
+
+def split_words(pack: Pack, split: str) -> str:
+    """What :func:`pack_split` reads as ``split``, for protocol sentences."""
+    if is_tu_berlin(pack):
+        return (f"{'first' if split == 'val' else 'second'} half of the held-out Quick, Draw! "
+                "drawings of each shared class")
+    return "validation split" if split == "val" else "test split"
+
+
+def held_out_half(pack: Pack, root: Path, split: str) -> tuple[list[Sketch], list[int], list[str]]:
+    """``val`` or ``test`` half of :func:`training.deepsketch.mixed.held_out_quickdraw`."""
+    from training.deepsketch.mixed import HELD_OUT, SharedClasses, held_out_quickdraw
+
+    classes = list(pack.classes)
+    held, _ = held_out_quickdraw(SharedClasses.read(classes, root), classes)
+    first = (np.arange(len(held)) % HELD_OUT) < HELD_OUT // 2  # HELD_OUT drawings per class, in order
+    rows = np.flatnonzero(first if split == "val" else ~first)
+    return [held.items[i] for i in rows], [held.labels[i] for i in rows], classes
 
 
 def unknown_drawings(engine: Engine, root: Path, classes: list[str], what: str) -> Embedded:
@@ -387,7 +425,7 @@ def fit(pack_dir: Path, root: Path = DEFAULT_ROOT, rounds: int = 16, seed: int =
         "operating_point": {
             "bias_balanced": round(balanced, 5), "max_map_drop": max_drop,
             "protocol": (f"bias lowered from the balanced fit until the pack's MAP@3 on half its "
-                         f"validation split ({len(val_b)} drawings) drops by at most {max_drop} "
+                         f"{split_words(pack, 'val')} ({len(val_b)} drawings) drops by at most {max_drop} "
                          f"with {N_WORDS} simulated words of 5 examples ({rounds // 2} episodes)"),
             "balanced": {"map_drop": round(map_drop(check5, weights, balanced), 4),
                          "word_top1": round(word_top1(check5, weights, balanced), 4)},
@@ -396,7 +434,7 @@ def fit(pack_dir: Path, root: Path = DEFAULT_ROOT, rounds: int = 16, seed: int =
         "fit": {"protocol": (
             f"{len(pool_classes)} Quick, Draw! classes the pack lacks (not the {N_EVAL} few-shot "
             f"evaluation classes), split in halves A ({len(np.unique(pool_a.labels))} classes) and "
-            f"B; the pack's validation split in halves A and B per class; metric (within-class "
+            f"B; the pack's {split_words(pack, 'val')} in halves A and B per class; metric (within-class "
             f"whitening, shrinkage, then LDA) and class prototypes on A; logit weights by "
             f"cross-entropy of the joint softmax on {rounds} episodes of {N_WORDS} B classes "
             f"taught with {'/'.join(map(str, SHOTS))} examples, queries = their other drawings + "
