@@ -6,11 +6,19 @@ an unknown version means is the caller's to say, in its own error.
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from typing import IO, Callable
 
 import numpy as np
 
-__all__ = ["read_npy_header"]
+__all__ = ["NPZ_ERRORS", "read_npy_header"]
+
+#: What zipfile, zlib and numpy raise for a damaged or foreign ``.npz`` archive or member:
+#: zipfile raises NotImplementedError for a version or compression it does not know (a fuzzed
+#: header byte is enough) and RuntimeError for an encrypted member.
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+              RuntimeError)
 
 
 def read_npy_header(f: IO[bytes], unsupported: Callable[[tuple[int, int]], Exception]

@@ -14,7 +14,6 @@ import hashlib
 import os
 import stat
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +22,7 @@ import numpy as np
 
 from .manifest import (DEPTHS, FORMAT_VERSION, FeatureSpec, GallerySpec, ManifestError,
                        ModelSpec, parse_manifest, read_manifest)
-from .npyheader import read_npy_header
+from .npyheader import NPZ_ERRORS, read_npy_header
 
 __all__ = ["DEPTHS", "FORMAT_VERSION", "MANIFEST", "USER_PACKS_ENV", "FeatureSpec", "ModelSpec",
            "Pack", "PackEntry", "PackError", "builtin_packs_dir", "discover_packs",
@@ -173,8 +172,6 @@ def discover_packs(*dirs: Path, verify_hashes: bool = True) -> Iterator[PackEntr
 
 
 # --- the gallery -----------------------------------------------------------------------------
-#: What zipfile, zlib and numpy raise for a damaged archive or ``.npy`` member.
-_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 def _check_npz_members(path: Path, where: str) -> None:
@@ -212,7 +209,7 @@ def load_npz(path: Path, where: str) -> dict[str, np.ndarray]:
         _check_npz_members(path, where)
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except _NPZ_ERRORS as exc:
+    except NPZ_ERRORS as exc:
         raise PackError(f"{where} is unreadable ({str(exc)[:200]})") from None
 
 

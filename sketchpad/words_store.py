@@ -21,7 +21,6 @@ import os
 import re
 import tempfile
 import unicodedata
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -30,6 +29,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from .ink import Sketch, SketchError, parse_line, sketch_to_drawing
+from .npyheader import NPZ_ERRORS
 from .pack import user_data_dir
 
 #: Environment variable naming the words folder (``--words-dir`` sets it for the app).
@@ -241,7 +241,7 @@ def read_cache(path: Path, digest: str, fingerprint: str, n: int
             name = str(data["name"])
             feats = {k.removeprefix("feature_"): data[k] for k in data.files
                      if k.startswith("feature_")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (KeyError, *NPZ_ERRORS):
         return None
     if not feats or any(len(v) != n for v in feats.values()):
         return None

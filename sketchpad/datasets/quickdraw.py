@@ -15,7 +15,7 @@ from typing import IO, Any, Iterator
 import numpy as np
 
 from ..ink import Sketch, SketchError, iter_ndjson, stroke3_to_sketch
-from ..npyheader import read_npy_header
+from ..npyheader import NPZ_ERRORS, read_npy_header
 
 __all__ = ["class_name", "iter_ndjson", "iter_sketchrnn_npz", "iter_bitmaps_npy"]
 
@@ -57,7 +57,7 @@ def _object_members(path: Path, keys: list[str] | None) -> Iterator[tuple[str, n
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise SketchError(f"{path}: no such file") from None
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except NPZ_ERRORS as exc:
         if _starts_with(path, b"\x93NUMPY"):
             raise SketchError(f"{path}: a single .npy array, not an .npz archive of drawings")
         raise SketchError(f"{path}: not a readable .npz ({exc})") from None
