@@ -380,6 +380,17 @@ def test_report_opens_on_the_papers_tables_with_ours_beside_them(qtbot, tiny_pac
             "(92.6 → 94.3 → 94.1)") in sizes.caveat.text()
 
 
+def test_a_mean_over_fewer_splits_than_the_papers_is_not_compared(qtbot, tiny_pack_dir, tmp_path):
+    metrics = {"ten_view_accuracy_split1": 0.7532, "mean_ten_view_accuracy": 0.7532,
+               "quickdraw_heldout_top1": 0.558}
+    view = view_over(qtbot, PackReport, reextended(tiny_pack_dir, tmp_path, metrics=metrics))
+    settle(qtbot, view)
+    cells = {row[0]: row[1:] for row in view.results.boxes[0].cells()}
+    assert cells["split 1"] == ["77.25 %", "75.32 %", "-1.9 points"]
+    assert cells["mean over the splits"] == ["75.42 %", "75.32 % (split 1)", "— (fewer splits)"]
+    assert cells["the pack as shipped, quick Quick, Draw! drawings (top-1)"] == ["—", "55.80 %", "—"]
+
+
 def test_a_big_confusion_matrix_shows_the_most_confused_classes_by_name():
     rng = np.random.default_rng(0)
     n = 60

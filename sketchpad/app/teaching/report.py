@@ -482,8 +482,10 @@ class PaperTableBox(QWidget):
             if over and ours is not None:
                 ours_text += f" (split{'s' if len(over) > 1 else ''} {', '.join(over)})"
             paper = "—" if row.paper is None else _pct(row.paper)  # a row the paper has not
+            splits = [r for r in table.rows if row.over and r.metric and r.metric.startswith(row.over)]
+            partial = bool(over) and len(over) < len(splits)  # a mean over fewer splits than the paper's
             cells = [label, QTableWidgetItem(paper), QTableWidgetItem(ours_text),
-                     QTableWidgetItem(difference(row.paper, ours))]
+                     QTableWidgetItem("— (fewer splits)" if partial else difference(row.paper, ours))]
             for c, item in enumerate(cells):
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
