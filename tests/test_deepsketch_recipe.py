@@ -100,6 +100,9 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     assert torch.load(tmp_path / "c" / "ckpt.pt", weights_only=False)["step"] == steps
     for k, v in whole.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+    averages = [torch.load(tmp_path / r / "ckpt.pt", weights_only=False)["ema"] for r in "bc"]
+    for k, v in averages[0].items():  # the weight average goes on too, not restarted at resume
+        torch.testing.assert_close(averages[1][k], v, rtol=1e-4, atol=1e-5)
     net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert torch.isfinite(net(torch.zeros(1, 1, 224, 224)).logits).all()

@@ -53,6 +53,7 @@ from sketchpad.words_store import clash_key
 from training.dsn.data import DEFAULT_ROOT, DataConfig, collect, vector_sources
 from training.dsn.metrics import map_at_k
 from training.export import write_manifest
+from training.trust_sets import is_tu_berlin, quickdraw_files, read_name_map, tu_berlin_matches
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,6 @@ def data_config(pack: Pack) -> DataConfig:
     return DataConfig(**kw)
 
 
-def is_tu_berlin(pack: Pack) -> bool:
-    """A raster pack trained on TU-Berlin: its known drawings and its unknown classes come from
-    the reviewed name map and the held-out drawings of :mod:`training.deepsketch.mixed`."""
-    return pack.manifest.get("dataset", {}).get("name") == "tu-berlin"
-
-
 def unknown_classes(root: Path, pack: Pack) -> tuple[list[str], list[str]]:
     """(evaluation classes, pool): Quick, Draw! classes outside the pack with at least
     :data:`MIN_DRAWINGS` simplified drawings, split once with :data:`SPLIT_SEED`. For a
@@ -109,8 +104,6 @@ def unknown_classes(root: Path, pack: Pack) -> tuple[list[str], list[str]]:
     its ambiguous classes are left out of both roles."""
     known = {clash_key(c) for c in pack.classes}
     if is_tu_berlin(pack):
-        from training.trust_sets import quickdraw_files, read_name_map, tu_berlin_matches
-
         shared, left_out = tu_berlin_matches(list(quickdraw_files(root)), list(pack.classes),
                                              read_name_map())
         known |= {clash_key(q) for q in [*shared, *left_out]}

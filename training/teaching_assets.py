@@ -43,6 +43,7 @@ from training import teaching_drawing as td
 from training import teaching_probes as tp
 from training import teaching_projection as tj
 from training.export import write_manifest
+from training.trust_sets import is_tu_berlin
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def drawing_part(pack: Pack, engine: Engine, data: Path, per_class: int = 25
         return None
     dataset = pack.manifest.get("dataset", {})
     name = dataset.get("name", pack.name)
-    if name == "tu-berlin":
+    if is_tu_berlin(pack):
         from training.deepsketch.mixed import HELD_OUT, SharedClasses, held_out_quickdraw
 
         classes = list(pack.classes)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -249,12 +249,18 @@ def tu_berlin_protocol(pack: Pack, root: Path) -> Protocol:
     return Protocol(sets, describe, {"a": a, "b": b, "left_out": sorted(left_out)})
 
 
+def is_tu_berlin(pack: Pack) -> bool:
+    """A pack trained on TU-Berlin (by its manifest): its protocol, its unknown classes and its
+    held-out Quick, Draw! drawings are the reviewed name map's and :mod:`training.deepsketch.mixed`'s."""
+    return pack.manifest.get("dataset", {}).get("name") == "tu-berlin"
+
+
 def protocol_for(pack: Pack, data_root: Path = DATA) -> Protocol:
     """The DSN protocol for stroke-order packs, the TU-Berlin one for raster packs."""
     pre = pack.models["convnet"].preprocess
     if isinstance(pre, OrderRaster):
         return quickdraw_protocol(pack, data_root / "quickdraw")
-    if isinstance(pre, ConvNetRaster) and pack.manifest.get("dataset", {}).get("name") == "tu-berlin":
+    if isinstance(pre, ConvNetRaster) and is_tu_berlin(pack):
         return tu_berlin_protocol(pack, data_root)
     raise ValueError(f"{pack.name}: no calibration protocol for this kind of pack")
 

@@ -21,7 +21,7 @@ from sketchpad.engine import Engine
 from sketchpad.pack import load_pack
 from training.export import record_metrics, shipped_models
 
-from .data import CACHE, TuBerlinCache, split_indices, ten_views, to_batch
+from .data import CACHE, TRAIN_PER_CLASS, TuBerlinCache, split_indices, ten_views, to_batch
 
 log = logging.getLogger("deepsketch.evaluate_pack")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,10 +32,14 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_class: int = 53,
+def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_class: int | None = None,
                   batch: int = 10, threads: int = 0) -> dict[str, float | int | str]:
-    """Ten-view and centre-view accuracy of the pack's ConvNet on the test part of ``split``."""
+    """Ten-view and centre-view accuracy of the pack's ConvNet on the test part of ``split``;
+    ``train_per_class`` defaults to the one the pack's network was trained with (its manifest)."""
     pack = load_pack(pack_dir)
+    if train_per_class is None:
+        trained = pack.manifest.get("training", {}).get("config", {})
+        train_per_class = int(trained.get("train_per_class", TRAIN_PER_CLASS))
     spec = pack.models["convnet"]
     if list(pack.classes) != list(data.classes):
         raise ValueError(f"{pack_dir}: its classes are not TU-Berlin's in the cache's order")
@@ -81,9 +85,8 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="write the figures into the manifest")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    trained = load_pack(args.pack).manifest.get("training", {}).get("config", {})
     result = evaluate_pack(args.pack, TuBerlinCache.load(args.cache), args.split,
-                           int(trained.get("train_per_class", 53)), threads=args.threads)
+                           threads=args.threads)
     print(json.dumps(result, indent=2))
     if args.record:
         record(args.pack, result)

@@ -7,11 +7,13 @@ similarity search uses.
 """
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 INPUT_SIZE = 224
 NORMS = {"", "batch"}
@@ -122,10 +124,6 @@ class DeepSketch(nn.Module):
 def fold_norms(model: DeepSketch) -> DeepSketch:
     """An eval-mode copy with every BatchNorm merged into its conv: plain Table-1 convs, so the
     ONNX graph, int8 quantisation and feature taps are those of a network without norms."""
-    from copy import deepcopy
-
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
     out = deepcopy(model).eval()
     for i, layer in enumerate(out.layers):
         if isinstance(layer, nn.Sequential):

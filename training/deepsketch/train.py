@@ -196,10 +196,10 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        step = ck.get("step", (ck["epoch"] + 1) * steps)  # before issue 17: epoch ends only
         if ema is not None:
             ema.module.load_state_dict(ck.get("ema") or ck["model"])
             ema.n_averaged.fill_(step)  # 0 would make the next update copy the weights over it
-        step = ck.get("step", (ck["epoch"] + 1) * steps)  # before issue 17: epoch ends only
         wall, saved_loader = ck["train_seconds"], ck.get("loader")
         rng = ck.get("rng")
         if ctx.is_master:
