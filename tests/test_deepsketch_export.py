@@ -1,11 +1,14 @@
 """A tiny DeepSketch trained on real TU-Berlin PNGs, exported as a pack, loads in the app and
-onnxruntime agrees with PyTorch on the app's own input."""
+onnxruntime agrees with PyTorch on the app's own input; its int8 twin, and a later protocol run
+recorded into it."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from sketchpad import preprocess as pp
@@ -15,7 +18,9 @@ from sketchpad.pack import DEPTHS, load_pack
 from sketchpad.search import Searcher
 from training.deepsketch.data import TuBerlinCache, build_cache
 from training.deepsketch.evaluate import centre_pass, load_checkpoint
-from training.deepsketch.export_pack import PackConvNet, export_deepsketch, quantize_deepsketch_pack
+from training.deepsketch.export_pack import (PackConvNet, export_deepsketch, merge_results,
+                                              quantize_deepsketch_pack, record_protocol)
+from training.export import write_manifest
 from training.deepsketch.similarity import fit_bottleneck, fit_pca
 from training.deepsketch.train import configure, train
 
@@ -70,3 +75,26 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
     gal8 = np.load(int8.gallery_file)
     hits = Searcher(int8, gal8["labels"]).query_all(got8.features, k=3)
     assert all(h[0].gallery_id == 7 and h[0].distance < 1e-3 for h in hits.values())
+
+    # a later split's protocol run only rewrites the protocol figures: a split no longer in the
+    # results goes, the other figures stay, and the pack still loads with its files' hashes
+    row = {"epochs": 2, "checkpoint": str(run / "ckpt.pt"), "single_view_accuracy": 0.5}
+    parts = []
+    for split, acc in ((1, 0.6), (2, 0.8)):
+        parts.append(tmp_path / f"results{split}.json")
+        parts[-1].write_text(json.dumps({"protocol": "test protocol", "splits": [
+            row | {"split": split, "ten_view_accuracy": acc}]}))
+    metrics = int8.manifest["metrics"] | {"ten_view_accuracy_split3": {"value": 0.1, "protocol": "old"}}
+    write_manifest(int8_dir, int8.manifest | {"metrics": metrics})
+    record_protocol(int8_dir, merge_results(parts), "cmd", {"other_splits": "split 3 next"})
+    after = load_pack(int8_dir).manifest
+    assert after["metrics"]["mean_ten_view_accuracy"]["value"] == pytest.approx(0.7)
+    assert "split 1: 2 epochs, split 2: 2 epochs" in after["metrics"]["mean_ten_view_accuracy"]["protocol"]
+    assert after["metrics"]["ten_view_accuracy_split2"]["value"] == 0.8
+    assert "ten_view_accuracy_split3" not in after["metrics"] and "note" in after["metrics"]
+    runs = after["training"]["protocol_runs"]
+    assert [(r["split"], r["paper_ten_view"], r["ten_view"]) for r in runs] == [(1, 0.7725, 0.6),
+                                                                              (2, 0.7419, 0.8)]
+    assert runs[0]["train_seconds"] > 0 and runs[0]["recipe"]["epochs"] == 2
+    assert after["training"]["other_splits"] == "split 3 next"
+    assert after["quantization"] == record

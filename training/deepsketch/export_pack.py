@@ -8,6 +8,11 @@ and file number; its features are the centre view's, as the app computes them fo
 
     python -m training.deepsketch.export_pack --ckpt runs/deepsketch/cpu-split1/ckpt.pt \\
         --eval-dir runs/deepsketch/cpu-split1/eval --out resources/packs/tu-berlin
+
+When another split's protocol run ends, only the pack's protocol figures need to change:
+
+    python -m training.deepsketch.export_pack --protocol-only --out resources/packs/tu-berlin \\
+        --results runs/deepsketch/recipe-split*/eval/results.json
 """
 from __future__ import annotations
 
@@ -25,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sketchpad.pack import DEPTHS
+from sketchpad.pack import DEPTHS, MANIFEST
 from sketchpad.preprocess import ConvNetRaster
-from training.export import Gallery, ModelExport, build_index, hardware, write_pack
+from training.export import Gallery, ModelExport, build_index, hardware, write_manifest, write_pack
 from training.quantize import quantize_pack
 
 from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, split_indices, \
@@ -180,7 +185,14 @@ RECIPE_KEYS = ("widths", "fc", "norm", "dropout", "batch_size", "epochs", "lr", 
                "train_per_class", "threads")
 
 
-def _metrics(results: dict[str, Any], table3: dict[str, Any]) -> dict[str, Any]:
+#: The metric names :func:`protocol_metrics` writes: per split and mean over the splits.
+PROTOCOL_METRICS = ("ten_view_accuracy_split", "single_view_accuracy_split", "mean_ten_view_accuracy",
+                    "mean_single_view_accuracy")
+
+
+def protocol_metrics(results: dict[str, Any]) -> dict[str, Any]:
+    """The protocol figures of ``results``: each split's ten-view and centre-view accuracy, and
+    their means, each protocol saying which splits (and how many epochs) the mean covers."""
     proto = results["protocol"]
     m: dict[str, Any] = {}
     for r in results["splits"]:
@@ -191,6 +203,12 @@ def _metrics(results: dict[str, Any], table3: dict[str, Any]) -> dict[str, Any]:
     for k in ("ten_view_accuracy", "single_view_accuracy"):
         m[f"mean_{k}"] = {"value": results[f"mean_{k}"],
                           "protocol": f"mean over splits ({trained}); {proto}"}
+    return m
+
+
+def table3_metrics(table3: dict[str, Any]) -> dict[str, Any]:
+    """Table 3 (kNN / classification on reduced features per depth) and retrieval figures."""
+    m: dict[str, Any] = {}
     t3 = ("split 1 test queries (27/class) against the split 1 training gallery (53/class), "
           "centre view, cosine similarity, features reduced to {dim}; kNN k={k} with majority vote "
           "(ties to the nearer neighbour's class); bottleneck = Linear trained with a classifier on "
@@ -209,9 +227,23 @@ def _metrics(results: dict[str, Any], table3: dict[str, Any]) -> dict[str, Any]:
     return m
 
 
+def record_protocol(pack_dir: Path, results: dict[str, Any], command: str,
+                    training: dict[str, Any] | None = None) -> None:
+    """Replace a finished pack's protocol figures by those of ``results`` (every split trained so
+    far): the per-split and mean metrics and ``training.protocol_runs``, plus any ``training``
+    facts. The protocol networks are not the shipped one, so models, gallery and the shipped
+    network's own figures stay as they are."""
+    manifest = json.loads((pack_dir / MANIFEST).read_text(encoding="utf-8"))
+    manifest["metrics"] = {k: v for k, v in manifest["metrics"].items()
+                           if not k.startswith(PROTOCOL_METRICS)} | protocol_metrics(results)
+    manifest["training"].update(training or {}, protocol_runs=protocol_runs(results),
+                                protocol_command=command)
+    write_manifest(pack_dir, manifest)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ckpt", type=Path, required=True)
+    ap.add_argument("--ckpt", type=Path, help="the shipped network (required unless --protocol-only)")
     ap.add_argument("--eval-dir", type=Path, help="evaluate.py + similarity.py output (required "
                                                    "unless --int8-only)")
     ap.add_argument("--out", type=Path, default=Path("resources/packs/tu-berlin"))
@@ -231,16 +263,27 @@ def main() -> None:
     ap.add_argument("--int8-only", action="store_true",
                     help="only quantise the pack already exported to --out (its float figures "
                          "measured in between), as --int8 would have")
+    ap.add_argument("--protocol-only", action="store_true",
+                    help="only put the --results of the protocol runs (and --training-json) into "
+                         "the pack already exported to --out; --ckpt is not read")
     ap.add_argument("--int8", action="store_true",
                     help="then quantise the convnet (training.quantize), calibrated on training "
                          "sketches of the split, and re-embed the gallery with it")
     args = ap.parse_args()
-    if args.eval_dir is None and not args.int8_only:
+    if args.eval_dir is None and not (args.int8_only or args.protocol_only):
         ap.error("--eval-dir is required to export")
+    if args.protocol_only and not args.results:
+        ap.error("--protocol-only needs --results")
+    if args.ckpt is None and not args.protocol_only:
+        ap.error("--ckpt is required to export")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    command = shlex.join(["python", "-m", "training.deepsketch.export_pack", *sys.argv[1:]])
+    if args.protocol_only:
+        record_protocol(args.out, merge_results(args.results), command,
+                        json.loads(args.training_json.read_text()) if args.training_json else None)
+        return
     data = TuBerlinCache.load(args.cache)
     model, ck = load_checkpoint(args.ckpt)
-    command = shlex.join(["python", "-m", "training.deepsketch.export_pack", *sys.argv[1:]])
     if args.int8_only:
         quantize_deepsketch_pack(args.out, data, ck["split"], float(ck["mean"]), command)
         return
@@ -269,7 +312,8 @@ def main() -> None:
         training.update(json.loads(args.training_json.read_text()))
     export_deepsketch(
         args.out, model, ck["mean"], reductions, raw, data.pictures, data.labels, data.ids,
-        data.classes, metrics=_metrics(results, table3), training=training, feature_info=info,
+        data.classes, metrics=protocol_metrics(results) | table3_metrics(table3), training=training,
+        feature_info=info,
         extra={"confusion_matrix": {"value": cm.astype(int).tolist(), "protocol": proto},
                "per_class_accuracy": {"value": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                                       "protocol": proto}},
