@@ -35,8 +35,8 @@ from sketchpad.preprocess import ConvNetRaster
 from training.export import Gallery, ModelExport, build_index, hardware, write_manifest, write_pack
 from training.quantize import quantize_pack
 
-from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, split_indices, \
-    to_batch
+from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, meta_path, \
+    split_indices, to_batch
 from .evaluate import load_checkpoint
 from .mixed import HELD_OUT
 from .model import FEATURE_LAYERS, DeepSketch
@@ -139,8 +139,12 @@ def mixed_training(config: dict[str, Any]) -> str:
     quick, background = data.source == QUICKDRAW, data.source == BACKGROUND
     if not quick.any() and not background.any():
         return ""
-    return (f"{int(quick.sum())} Quick, Draw! drawings of {len(set(data.labels[quick]))} shared "
-            f"classes ({config.get('quickdraw_repeat', 1)}x an epoch; each class's first "
+    meta = np.load(meta_path(cache))
+    variants = int(meta["variant"].max()) if "variant" in meta.files else 0
+    drawn = int(quick.sum()) // (1 + variants)
+    also = f", each also as {variants} stroke variants (training.stroke_jitter)" if variants else ""
+    return (f"{drawn} Quick, Draw! drawings of {len(set(data.labels[quick]))} shared "
+            f"classes{also} ({config.get('quickdraw_repeat', 1)}x an epoch; each class's first "
             f"{HELD_OUT} held out), and {int(background.sum())} drawings of "
             f"{len(set(data.names[background]))} Quick, Draw! classes TU-Berlin lacks (half A) "
             f"as an outlier-exposure background (weight {config.get('oe_weight', 0)}); TU-Berlin "

@@ -16,8 +16,12 @@ The cache (``cache/tu_berlin_qd_180.npy``, gitignored) is the TU-Berlin cache's 
 their order, then the rendered Quick, Draw! training drawings (label = TU-Berlin class), then the
 background drawings (label -1); ``source`` in the meta says which (0, 1, 2). Drawings are rendered
 by :func:`sketchpad.preprocess.render_sketch` at the pack's line width, as the app renders a canvas.
+With ``--variants K`` each shared-class drawing is also rendered as K stroke variants
+(:mod:`training.stroke_jitter`) right after the drawings themselves, with the same label; the
+shipped pack (session 5) was trained without them.
 
     python -m training.deepsketch.mixed        # ~1 min on 2 cores, after training.deepsketch.data
+    python -m training.deepsketch.mixed --variants 3 --out cache/tu_berlin_qd3_180.npy
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from sketchpad import preprocess as pp
 from sketchpad.datasets.tu_berlin import TuBerlin
 from sketchpad.preprocess import ConvNetRaster
 
+from ..stroke_jitter import StrokeJitter, stroke_variant
 from ..trust_sets import DATA, Drawings, first_drawings, non_empty, quickdraw_files, read_name_map, split_by_class, \
     tu_berlin_matches
 from .data import BACKGROUND, CACHE, CONTENT, QUICKDRAW, TU, TuBerlinCache, meta_path
@@ -92,28 +97,41 @@ def training_quickdraw(classes: SharedClasses, tu_classes: list[str]) -> tuple[D
 
 
 def build_mixed_cache(tu_cache: Path = CACHE, out: Path = MIXED_CACHE,
-                      root: Path = DATA / "quickdraw", classes: SharedClasses | None = None) -> Path:
-    """TU-Berlin's cached pictures, then the rendered Quick, Draw! drawings (see the module doc);
-    ``classes`` defaults to :meth:`SharedClasses.read` of the cache's classes."""
+                      root: Path = DATA / "quickdraw", classes: SharedClasses | None = None,
+                      variants: int = 0, seed: int = 16) -> Path:
+    """TU-Berlin's cached pictures, then the rendered Quick, Draw! drawings (see the module doc),
+    each shared-class drawing also as ``variants`` stroke variants (:mod:`training.stroke_jitter`,
+    drawn with ``seed``; ``variant`` in the meta: 0 = the drawing itself); ``classes`` defaults to
+    :meth:`SharedClasses.read` of the cache's classes."""
     tu = TuBerlinCache.load(tu_cache)
     classes = classes or SharedClasses.read(tu.classes, root)
     known, background = training_quickdraw(classes, tu.classes)
-    drawings = known.items + background.items
-    n_tu = len(tu.labels)
-    pictures = np.lib.format.open_memmap(out, "w+", np.uint8, (n_tu + len(drawings), CONTENT, CONTENT))
+    n_tu, n_known = len(tu.labels), len(known) * (1 + variants)
+    pictures = np.lib.format.open_memmap(out, "w+", np.uint8,
+                                         (n_tu + n_known + len(background), CONTENT, CONTENT))
     pictures[:n_tu] = tu.pictures
     width = ConvNetRaster(size=224, content=CONTENT, mean=0.0).line_width
-    for i, s in enumerate(tqdm(drawings, desc="render Quick, Draw!", mininterval=2)):
-        pictures[n_tu + i] = pp.render_sketch(s, CONTENT, width)
+    rng = np.random.default_rng(seed)
+    renders = [(s, width) for s in known.items]
+    renders += [(stroke_variant(s, rng), width * rng.uniform(*StrokeJitter().width))
+                for _ in range(variants) for s in known.items]
+    renders += [(s, width) for s in background.items]
+    for i, (s, w) in enumerate(tqdm(renders, desc="render Quick, Draw!", mininterval=2)):
+        pictures[n_tu + i] = pp.render_sketch(s, CONTENT, w)
     pictures.flush()
-    source = np.concatenate([np.full(n_tu, TU), np.full(len(known), QUICKDRAW),
+    source = np.concatenate([np.full(n_tu, TU), np.full(n_known, QUICKDRAW),
                              np.full(len(background), BACKGROUND)]).astype(np.int8)
-    np.savez(meta_path(out), labels=np.concatenate([tu.labels, known.labels, background.labels]).astype(np.int32),
-             ids=np.concatenate([tu.ids, np.arange(len(drawings))]).astype(np.int32),
+    ids = np.arange(len(known)), np.arange(len(known), len(known) + len(background))
+    np.savez(meta_path(out), labels=np.concatenate([tu.labels, *[known.labels] * (1 + variants),
+                                                    background.labels]).astype(np.int32),
+             ids=np.concatenate([tu.ids, *[ids[0]] * (1 + variants), ids[1]]).astype(np.int32),
              classes=np.array(tu.classes), source=source,
-             names=np.array([""] * n_tu + known.names + background.names))
-    log.info("%s: %d TU-Berlin, %d Quick, Draw! (%d classes), %d background (%d classes)", out,
-             n_tu, len(known), len(set(known.names)), len(background), len(set(background.names)))
+             variant=np.concatenate([np.zeros(n_tu), np.repeat(np.arange(1 + variants), len(known)),
+                                     np.zeros(len(background))]).astype(np.int16),
+             names=np.array([""] * n_tu + known.names * (1 + variants) + background.names))
+    log.info("%s: %d TU-Berlin, %d Quick, Draw! (%d classes, %d variants each), %d background "
+             "(%d classes)", out, n_tu, len(known), len(set(known.names)), variants,
+             len(background), len(set(background.names)))
     return out
 
 
@@ -122,9 +140,12 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=CACHE, help="the TU-Berlin cache")
     ap.add_argument("--out", type=Path, default=MIXED_CACHE)
     ap.add_argument("--root", type=Path, default=DATA / "quickdraw")
+    ap.add_argument("--variants", type=int, default=0,
+                    help="stroke variants of each shared-class drawing, rendered beside it")
+    ap.add_argument("--seed", type=int, default=16, help="the variants' random draws")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    build_mixed_cache(args.cache, args.out, args.root)
+    build_mixed_cache(args.cache, args.out, args.root, variants=args.variants, seed=args.seed)
 
 
 if __name__ == "__main__":
