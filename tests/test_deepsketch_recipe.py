@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
     build_cache
 from training.deepsketch.evaluate import load_checkpoint
@@ -106,3 +107,13 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert torch.isfinite(net(torch.zeros(1, 1, 224, 224)).logits).all()
+
+
+def test_quick_drawing_accuracy_is_broken_down_by_how_many_drawings_a_class_trained_on():
+    names = ["anvil"] * 4 + ["barn"] * 4 + ["cat"] * 2
+    rank = np.array([1, 2, 1, 1, 1, 3, 3, 3, 1, 1])
+    assert by_training_size(rank, names, {"barn": 15, "cat": 100}) == {
+        "0": {"classes": 1, "drawings": 4, "top1": 0.75},        # held out only: no key
+        "1-20": {"classes": 1, "drawings": 4, "top1": 0.25},
+        "61+": {"classes": 1, "drawings": 2, "top1": 1.0}}       # no class in 21-60: no group
+    assert list(by_training_size(rank, names, {"barn": 20, "cat": 21})) == ["0", "1-20", "21-60"]

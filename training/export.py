@@ -185,7 +185,8 @@ def hardware() -> str:
     """What trained the model, for the manifest (the issues ask for it)."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
-    return (f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    n = torch.get_num_threads()
+    return (f"CPU {platform.processor() or platform.machine()}, {n} thread{'s' * (n != 1)}, "
             f"torch {torch.__version__}")
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -24,7 +25,7 @@ from sketchpad.pack import load_pack
 from training.export import record_metrics, shipped_models
 
 from ..trust_sets import DATA
-from .mixed import HELD_OUT, SharedClasses, held_out_quickdraw
+from .mixed import HELD_OUT, SharedClasses, held_out_quickdraw, training_quickdraw
 
 log = logging.getLogger("deepsketch.cross_domain")
 REPO = Path(__file__).resolve().parents[2]
@@ -39,12 +40,34 @@ def ranks_of_right(scores: np.ndarray, right: list[list[int]]) -> np.ndarray:
     return out
 
 
+#: Upper edges of the class groups of :func:`by_training_size` (the last group is open).
+SIZE_EDGES = (0, 20, 60)
+
+
+def by_training_size(rank: np.ndarray, names: Sequence[str], trained: Mapping[str, int],
+                     edges: Sequence[int] = SIZE_EDGES) -> dict[str, dict[str, float]]:
+    """Top-1 of the held-out drawings grouped by how many drawings of their Quick, Draw! class
+    the mixed training saw (``trained``; a missing class saw none): where the accuracy on quick
+    drawings comes from, and so what more of which data would buy."""
+    names = np.asarray(names)
+    counts = np.array([trained.get(q, 0) for q in names])
+    out = {}
+    for lo, hi in zip((0, *(e + 1 for e in edges)), (*edges, None)):
+        hit = (counts >= lo) & (counts <= (np.inf if hi is None else hi))
+        if hit.any():
+            label = str(lo) if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}"
+            out[label] = {"classes": len(set(names[hit])), "drawings": int(hit.sum()),
+                          "top1": float((rank[hit] == 1).mean())}
+    return out
+
+
 def cross_domain(pack_dir: Path, root: Path = DATA / "quickdraw", batch: int = 64,
                  threads: int = 0) -> dict[str, Any]:
     """Top-1 and MAP@3 of the pack on the held-out Quick, Draw! drawings of the shared classes."""
     pack = load_pack(pack_dir)
     engine = Engine(pack, prefer_gpu=False, threads=threads)
-    drawings, right = held_out_quickdraw(SharedClasses.read(list(pack.classes), root), list(pack.classes))
+    classes = SharedClasses.read(list(pack.classes), root)
+    drawings, right = held_out_quickdraw(classes, list(pack.classes))
     scores = []
     for i in tqdm(range(0, len(drawings), batch), desc=f"{pack.name} on Quick, Draw!", mininterval=5):
         feeds = stack_inputs([engine.inputs_for(s) for s in drawings.items[i:i + batch]])
@@ -52,7 +75,9 @@ def cross_domain(pack_dir: Path, root: Path = DATA / "quickdraw", batch: int = 6
     rank = ranks_of_right(np.concatenate(scores), right)
     return {"pack": pack.name, "drawings": len(drawings), "classes": len(set(drawings.names)),
             "top1": float((rank == 1).mean()),
-            "map3": float(np.where(rank <= 3, 1.0 / rank, 0.0).mean())}
+            "map3": float(np.where(rank <= 3, 1.0 / rank, 0.0).mean()),
+            "top1_by_training_drawings": by_training_size(
+                rank, drawings.names, Counter(training_quickdraw(classes, list(pack.classes))[0].names))}
 
 
 def record(pack_dir: Path, result: dict[str, Any]) -> None:
