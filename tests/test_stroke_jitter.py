@@ -11,6 +11,7 @@ from sketchpad import preprocess as pp
 from sketchpad.ink import Sketch
 from sketchpad.ink.sketch import Stroke
 from training.deepsketch.data import QUICKDRAW, TuBerlinCache, build_cache, meta_path
+from training.deepsketch.export_pack import mixed_training
 from training.deepsketch.mixed import SharedClasses, build_mixed_cache, training_quickdraw
 from training.stroke_jitter import StrokeJitter, stroke_variant
 
@@ -73,3 +74,6 @@ def test_mixed_cache_renders_variants_beside_each_drawing(tmp_path: Path, data_r
                         for a, b in zip(ink, again)])
         assert near > 0.3
     assert len(data.labels) == 12 + (1 + variants) * len(known) + len(background)
+    said = mixed_training({"cache": str(path), "train_per_class": 3})  # the manifest's words
+    assert said.startswith(f"{len(known)} Quick, Draw! drawings of {len(set(known.labels))} shared "
+                           f"classes, each also as {variants} stroke variants")
