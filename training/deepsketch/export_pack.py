@@ -35,8 +35,8 @@ from sketchpad.preprocess import ConvNetRaster
 from training.export import Gallery, ModelExport, build_index, hardware, write_manifest, write_pack
 from training.quantize import quantize_pack
 
-from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, meta_path, \
-    split_indices, to_batch
+from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, split_indices, \
+    to_batch
 from .evaluate import load_checkpoint
 from .mixed import HELD_OUT
 from .model import FEATURE_LAYERS, DeepSketch
@@ -139,9 +139,8 @@ def mixed_training(config: dict[str, Any]) -> str:
     quick, background = data.source == QUICKDRAW, data.source == BACKGROUND
     if not quick.any() and not background.any():
         return ""
-    meta = np.load(meta_path(cache))
-    variants = int(meta["variant"].max()) if "variant" in meta.files else 0
-    drawn = int(quick.sum()) // (1 + variants)
+    drawn = len(np.unique(data.ids[quick]))  # a stroke variant keeps its drawing's id
+    variants = int(quick.sum()) // max(drawn, 1) - 1
     also = f", each also as {variants} stroke variants (training.stroke_jitter)" if variants else ""
     return (f"{drawn} Quick, Draw! drawings of {len(set(data.labels[quick]))} shared "
             f"classes{also} ({config.get('quickdraw_repeat', 1)}x an epoch; each class's first "

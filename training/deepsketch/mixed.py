@@ -111,9 +111,9 @@ def build_mixed_cache(tu_cache: Path = CACHE, out: Path = MIXED_CACHE,
                                          (n_tu + n_known + len(background), CONTENT, CONTENT))
     pictures[:n_tu] = tu.pictures
     width = ConvNetRaster(size=224, content=CONTENT, mean=0.0).line_width
-    rng = np.random.default_rng(seed)
+    rng, jitter = np.random.default_rng(seed), StrokeJitter()
     renders = [(s, width) for s in known.items]
-    renders += [(stroke_variant(s, rng), width * rng.uniform(*StrokeJitter().width))
+    renders += [(stroke_variant(s, rng, jitter), width * rng.uniform(*jitter.width))
                 for _ in range(variants) for s in known.items]
     renders += [(s, width) for s in background.items]
     for i, (s, w) in enumerate(tqdm(renders, desc="render Quick, Draw!", mininterval=2)):
