@@ -102,10 +102,16 @@ def unknown_classes(root: Path, pack: Pack) -> tuple[list[str], list[str]]:
     :data:`MIN_DRAWINGS` simplified drawings, split once with :data:`SPLIT_SEED`. For a
     TU-Berlin pack, "outside" follows the reviewed name map (``bear`` is ``bear (animal)``), and
     its ambiguous classes are left out of both roles."""
-    known = {clash_key(c) for c in pack.classes}
-    if is_tu_berlin(pack):
-        shared, left_out = tu_berlin_matches(list(quickdraw_files(root)), list(pack.classes),
-                                             read_name_map())
+    return unknown_classes_of(root, list(pack.classes), is_tu_berlin(pack))
+
+
+def unknown_classes_of(root: Path, classes: list[str], tu_berlin: bool = False
+                       ) -> tuple[list[str], list[str]]:
+    """:func:`unknown_classes` from a class list, for a trainer that has no pack yet and must keep
+    the evaluation classes out of its training (:mod:`training.dsn.outlier_exposure`)."""
+    known = {clash_key(c) for c in classes}
+    if tu_berlin:
+        shared, left_out = tu_berlin_matches(list(quickdraw_files(root)), classes, read_name_map())
         known |= {clash_key(q) for q in [*shared, *left_out]}
     candidates = sorted(name for name, (path, n) in vector_sources(root).items()
                         if path.suffix == ".ndjson" and n >= MIN_DRAWINGS

@@ -158,10 +158,10 @@ def unknown_halves(known_classes: list[str], root: Path = DATA / "quickdraw") ->
     return split_by_class([n for n in quickdraw_files(root) if fold(n) not in known])
 
 
-def unknown_drawings(files: dict[str, Path], names: list[str]) -> Drawings:
+def unknown_drawings(files: dict[str, Path], names: list[str], per_class: int = PER_CLASS) -> Drawings:
     d = Drawings()
     for n in names:
-        for s in first_drawings(files[n]):
+        for s in first_drawings(files[n], per_class):
             d.add(s, -1, n)
     return d
 

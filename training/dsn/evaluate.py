@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import sys
+import argparse
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -204,10 +204,13 @@ def fraction_study(models: dict[str, DSN], cache: Path, mean: float, seq: pp.Str
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    runs = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/dsn")
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else runs / "eval"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="?", type=Path, default=Path("runs/dsn"),
+                    help="a folder of runs, one sub-folder (with ckpt.pt) per Table 1 row")
+    ap.add_argument("out", nargs="?", type=Path, help="default: RUNS/eval")
+    args = ap.parse_args()
     torch.set_num_threads(1)
-    r = evaluate(runs, out)
+    r = evaluate(args.runs, args.out or args.runs / "eval")
     for k, v in r["table1"].items():
         log.info("%-8s MAP@3 %.4f  top-1 %.4f", k, v["map3"], v["top1"])
     for k, v in r["image_size"].items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -249,11 +249,14 @@ def manifest_figures(results: dict[str, Any], meta: dict[str, Any]) -> tuple[dic
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_dir", nargs="?", type=Path, default=Path("runs/dsn/dsnplus"))
+    ap.add_argument("results", nargs="?", type=Path, default=Path("runs/dsn/eval/results.json"),
+                    help="training.dsn.evaluate's results")
+    ap.add_argument("out", nargs="?", type=Path, default=Path("resources/packs/quickdraw"))
+    args = ap.parse_args()
     torch.set_num_threads(1)
-    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/dsn/dsnplus")
-    results = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("runs/dsn/eval/results.json")
-    out = Path(sys.argv[3]) if len(sys.argv) > 3 else Path("resources/packs/quickdraw")
-    export(run_dir, results, out)
+    export(args.run_dir, args.results, args.out)
 
 
 if __name__ == "__main__":

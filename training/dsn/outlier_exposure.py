@@ -8,9 +8,18 @@ answer: each step adds a batch of background drawings whose target is the unifor
 branch's own classifier, so that the app's calibrated probabilities and its known-vs-unknown
 score (:mod:`sketchpad.trust`) both see the difference.
 
+With ``class_weight`` > 0 the same step also asks the CNN embedding (the one the search depths,
+the known score and taught words read) to tell the background classes apart, from each other and
+from the pack's: a linear head over the pack's classes + the background classes, trained beside
+the network and thrown away after. The uniform target keeps the *answer* flat on a stranger; this
+keeps the *features* of strangers from collapsing onto the pack's classes, so a word taught from
+a few drawings has room of its own (background classes as extra training classes: the "open-set
+embedding" of few-shot learning, e.g. Snell et al. 2017's episodes over many classes).
+
 Background = half A of the Quick, Draw! classes the pack lacks
 (:func:`training.trust_sets.unknown_halves`; half B is never seen, so the open-set figures stay
-honest), the first 25 drawings of each plus one stroke prefix each (the window sees prefixes),
+honest), less the few-shot evaluation classes of :func:`training.fit_words.unknown_classes_of`
+(taught as words in ``training.fewshot``, so never trained on), the first 25 drawings of each plus one stroke prefix each (the window sees prefixes),
 rendered by the same :func:`training.dsn.data.render` as the training cache. The known rows come
 from the run's own training cache, whole and prefixed, flipped as in training.
 
@@ -37,7 +46,8 @@ from sketchpad import preprocess as pp
 
 from .. import distributed as D
 from ..configurator import configure
-from ..trust_sets import DATA, quickdraw_files, unknown_drawings, unknown_halves
+from ..fit_words import unknown_classes_of
+from ..trust_sets import DATA, PER_CLASS, quickdraw_files, unknown_drawings, unknown_halves
 from .data import DataConfig, _open_shard, hflip, raster_tensor, render, shard_table, stroke_prefixes
 from .evaluate import load_model
 
@@ -50,22 +60,30 @@ DEFAULTS: dict[str, Any] = {
     "background_batch": 32,   # background rows per step
     "weight": 0.5,            # λ of the uniform-target loss (the paper's value for vision)
     "learning_rate": 2e-4,    # the cosine schedule's floor in training
+    "class_weight": 0.0,      # background classes as extra classes on the CNN embedding (0: off)
+    "per_class": PER_CLASS,   # background drawings a class
     "flip": 0.5,
     "threads": 1,
     "seed": 1818,
 }
 
 
-def background_rows(classes: list[str], seq: pp.Stroke3Spec, size: int, seed: int
-                    ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Half A of the unknown classes, whole and one prefix each, rendered as training rows."""
-    half_a, _ = unknown_halves(classes)
-    drawings = unknown_drawings(quickdraw_files(DATA / "quickdraw"), half_a)
+def background_classes(classes: list[str], root: Path = DATA / "quickdraw") -> list[str]:
+    """Half A of the classes the pack lacks, without the few-shot evaluation classes."""
+    half_a, _ = unknown_halves(classes, root)
+    word_eval, _ = unknown_classes_of(root, classes)
+    return [c for c in half_a if c not in set(word_eval)]
+
+
+def background_rows(names: list[str], seq: pp.Stroke3Spec, size: int, seed: int,
+                    per_class: int = PER_CLASS) -> dict[str, np.ndarray]:
+    """The drawings of ``names``, whole and one prefix each, rendered as training rows labelled
+    by their index in ``names``."""
+    drawings = unknown_drawings(quickdraw_files(DATA / "quickdraw"), names, per_class)
     sketches = list(drawings.items)
-    prefixes = [s for s, _ in stroke_prefixes(sketches, [0] * len(sketches),
-                                              DataConfig(seed=seed, prefix_copies=1))]
-    rows = render(sketches + prefixes, [0] * (len(sketches) + len(prefixes)), seq, (size,))
-    return rows, half_a
+    labels = [names.index(n) for n in drawings.names]
+    pairs = list(stroke_prefixes(sketches, labels, DataConfig(seed=seed, prefix_copies=1)))
+    return render(sketches + [s for s, _ in pairs], labels + [y for _, y in pairs], seq, (size,))
 
 
 def known_rows(cache: Path, size: int) -> dict[str, np.ndarray]:
@@ -103,10 +121,15 @@ def run(cfg: dict[str, Any]) -> Path:
     seq = pp.spec_from_dict(ck["stroke3"])
     t0 = time.time()
     known = known_rows(Path(tcfg["cache"]), size)
-    background, half_a = background_rows(ck["classes"], seq, size, cfg["seed"])
+    names = background_classes(ck["classes"])
+    background = background_rows(names, seq, size, cfg["seed"], cfg["per_class"])
     log.info("known rows %d, background rows %d (%d classes), read in %.0f s",
-             len(known["labels"]), len(background["labels"]), len(half_a), time.time() - t0)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+             len(known["labels"]), len(background["labels"]), len(names), time.time() - t0)
+    n_known = len(ck["classes"])
+    # Trained beside the network, never saved: the pack's models keep their outputs.
+    class_head = torch.nn.Linear(model.cfg.cnn.embed, n_known + len(names))
+    params = list(model.parameters()) + (list(class_head.parameters()) if cfg["class_weight"] else [])
+    opt = torch.optim.Adam(params, lr=cfg["learning_rate"])
     rng = np.random.default_rng(cfg["seed"])
     clip = tcfg.get("grad_clip", 1.0)
     model.train()
@@ -124,18 +147,25 @@ def run(cfg: dict[str, Any]) -> Path:
         heads = [out.logits[n:]] + [b[n:] for b in out.branch_logits.values()]
         oe = sum(uniform_loss(h) for h in heads) / len(heads)
         total = loss + cfg["weight"] * oe
+        if cfg["class_weight"]:
+            classes = F.cross_entropy(class_head(out.embeddings["cnn"]), torch.cat([kb[3], bb[3] + n_known]))
+            total = total + cfg["class_weight"] * classes
         opt.zero_grad(set_to_none=True)
         total.backward()
         if clip > 0:   # as train.py: 0 turns clipping off
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         if (step + 1) % 50 == 0:
-            rec = {"step": step + 1, "loss": float(loss), "oe": float(oe)}
+            rec = {"step": step + 1, "loss": loss.item(), "oe": oe.item()}
+            if cfg["class_weight"]:
+                rec["classes"] = classes.item()
             history.append(rec)
-            bar.set_postfix(loss=f"{rec['loss']:.3f}", oe=f"{rec['oe']:.3f}")
-    stage = {**cfg, "background_classes": half_a, "background_rows": int(len(background["labels"])),
-             "wall_seconds": round(time.time() - t0, 1), "history": history,
-             "method": "Hendrycks et al. 2019, uniform target on fusion and branch heads"}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k != "step"})
+    method = "Hendrycks et al. 2019, uniform target on fusion and branch heads"
+    if cfg["class_weight"]:
+        method += "; background classes as extra classes on the CNN embedding"
+    stage = {**cfg, "background_classes": names, "background_rows": int(len(background["labels"])),
+             "wall_seconds": round(time.time() - t0, 1), "history": history, "method": method}
     ck = {**ck, "model": model.state_dict(), "config": {**tcfg, "outlier_exposure": stage},
           "wall_seconds": ck["wall_seconds"] + stage["wall_seconds"]}
     D.save_atomic(ck, ckpt_path)
