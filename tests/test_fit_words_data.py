@@ -10,7 +10,7 @@ import pytest
 from sketchpad.datasets.tu_berlin import TuBerlin
 from sketchpad.words_store import clash_key
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, training_quickdraw
-from training.fit_words import held_out_half, is_tu_berlin, unknown_classes
+from training.fit_words import held_out_half, is_tu_berlin, unknown_classes, unknown_classes_of
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,16 @@ def test_val_and_test_halves_are_held_out_drawings(tu_pack, data_root: Path):
     assert not {key(s) for s in val[0]} & {key(s) for s in test[0]}
     known, _ = training_quickdraw(SharedClasses.read(list(tu_pack.classes), root), list(tu_pack.classes))
     assert not {key(s) for s in val[0] + test[0]} & {key(s) for s in known.items}
+
+
+def test_the_pool_leaves_out_what_the_network_trained_on_and_the_evaluation_stays(data_root: Path):
+    root = data_root / "quickdraw"
+    classes = ["airplane", "bicycle", "calculator"]
+    evaluation, pool = unknown_classes_of(root, classes)
+    seen = pool[::3] + evaluation[:1]  # an evaluation class in a background is not the pool's to drop
+    pack = SimpleNamespace(classes=classes, manifest={"training": {"config": {
+        "outlier_exposure": {"background_classes": seen}}}})
+    evaluation_after, pool_after = unknown_classes(root, pack)
+    assert evaluation_after == evaluation
+    assert pool_after == [c for c in pool if c not in set(seen)]
+    assert len(pool_after) == len(pool) - len(pool[::3])

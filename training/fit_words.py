@@ -101,8 +101,21 @@ def unknown_classes(root: Path, pack: Pack) -> tuple[list[str], list[str]]:
     """(evaluation classes, pool): Quick, Draw! classes outside the pack with at least
     :data:`MIN_DRAWINGS` simplified drawings, split once with :data:`SPLIT_SEED`. For a
     TU-Berlin pack, "outside" follows the reviewed name map (``bear`` is ``bear (animal)``), and
-    its ambiguous classes are left out of both roles."""
-    return unknown_classes_of(root, list(pack.classes), is_tu_berlin(pack))
+    its ambiguous classes are left out of both roles.
+
+    The pool leaves out the classes the pack's network trained on as its outlier-exposure
+    background (:func:`trained_background`): a word simulated for the fit must be as new to the
+    network as one a person teaches, or the fit expects tighter words than people get."""
+    evaluation, pool = unknown_classes_of(root, list(pack.classes), is_tu_berlin(pack))
+    seen = trained_background(pack)
+    return evaluation, [c for c in pool if c not in seen]
+
+
+def trained_background(pack: Pack) -> set[str]:
+    """The Quick, Draw! classes the pack's network saw in training as background, as its manifest
+    records them (``training.config.outlier_exposure.background_classes``)."""
+    cfg = pack.manifest.get("training", {}).get("config", {})
+    return set(cfg.get("outlier_exposure", {}).get("background_classes", []))
 
 
 def unknown_classes_of(root: Path, classes: list[str], tu_berlin: bool = False
