@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from sketchpad.datasets.tu_berlin import TuBerlin
 from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
     build_cache
@@ -17,6 +18,8 @@ from training.deepsketch.evaluate import load_checkpoint
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
 from training.deepsketch.model import DeepSketch, DeepSketchConfig, fold_norms
+from training.fit_words import unknown_classes_of
+from training.trust_sets import quickdraw_files, split_by_class
 from training.deepsketch.train import configure, train
 
 
@@ -59,6 +62,16 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> tuple[Pa
     classes = SharedClasses.read(TuBerlinCache.load(tu).classes, data_root / "quickdraw")
     classes = dataclasses.replace(classes, background=classes.background[:2])
     return build_mixed_cache(tu, tmp / "mixed.npy", data_root / "quickdraw", classes), classes
+
+
+def test_the_background_leaves_out_the_few_shot_evaluation_classes(data_root: Path):
+    root = data_root / "quickdraw"
+    every = TuBerlin(data_root / "tu-berlin").categories
+    word_eval, _ = unknown_classes_of(root, every, tu_berlin=True)
+    background = SharedClasses.read(every, root).background
+    assert len(background) > 40 and not set(background) & set(word_eval)
+    # some of them are among the unknown classes half A is cut from, so leaving them out is not vacuous
+    assert set(word_eval) & set(split_by_class(sorted(set(quickdraw_files(root)) - set(every)))[0])
 
 
 def test_mixed_cache_keeps_the_held_out_drawings_out(mixed: tuple[Path, SharedClasses]):

@@ -38,6 +38,7 @@ from sketchpad import preprocess as pp
 from sketchpad.datasets.tu_berlin import TuBerlin
 from sketchpad.preprocess import ConvNetRaster
 
+from ..fit_words import unknown_classes_of
 from ..stroke_jitter import StrokeJitter, stroke_variant
 from ..trust_sets import DATA, Drawings, first_drawings, non_empty, quickdraw_files, read_name_map, split_by_class, \
     tu_berlin_matches
@@ -54,7 +55,8 @@ CAP = 100
 
 @dataclass
 class SharedClasses:
-    """Quick, Draw! class → the TU-Berlin classes it is, and the background classes (half A)."""
+    """Quick, Draw! class → the TU-Berlin classes it is, and the background classes (half A, less
+    the few-shot evaluation classes of :func:`training.fit_words.unknown_classes_of`)."""
 
     files: dict[str, Path]
     shared: dict[str, list[str]]
@@ -68,7 +70,8 @@ class SharedClasses:
         shared, left_out = tu_berlin_matches(list(files), every, read_name_map())
         shared = {q: t for q, t in shared.items() if set(t) <= set(tu_classes)}
         unknown_a, _ = split_by_class([n for n in files if n not in shared and n not in left_out])
-        return cls(files, shared, unknown_a)
+        word_eval, _ = unknown_classes_of(root, every, tu_berlin=True)  # taught as words in fewshot
+        return cls(files, shared, [q for q in unknown_a if q not in set(word_eval)])
 
 
 def held_out_quickdraw(classes: SharedClasses, tu_classes: list[str]) -> tuple[Drawings, list[list[int]]]:
