@@ -33,6 +33,7 @@ was fitted with, and the app derives a plainer model at load when they no longer
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import logging
@@ -211,7 +212,9 @@ def unknown_drawings(engine: Engine, root: Path, classes: list[str], what: str) 
             sketches += got
             labels += [ci] * len(got)
         return sketches, labels, classes
-    return embedded(engine, what, make)
+    # the cache is keyed by the class list too: the pool changes with the pack's training background
+    key = hashlib.sha256("\n".join(classes).encode()).hexdigest()[:10]
+    return embedded(engine, f"{what}-{key}", make)
 
 
 # --- the metric ----------------------------------------------------------------------------------
