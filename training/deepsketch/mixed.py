@@ -18,10 +18,10 @@ background drawings (label -1); ``source`` in the meta says which (0, 1, 2). Dra
 by :func:`sketchpad.preprocess.render_sketch` at the pack's line width, as the app renders a canvas.
 With ``--variants K`` each shared-class drawing is also rendered as K stroke variants
 (:mod:`training.stroke_jitter`) right after the drawings themselves, with the same label; the
-shipped pack (session 5) was trained without them.
+shipped pack (session 7) was trained with 3.
 
     python -m training.deepsketch.mixed        # ~1 min on 2 cores, after training.deepsketch.data
-    python -m training.deepsketch.mixed --variants 3 --out cache/tu_berlin_qd3_180.npy
+    python -m training.deepsketch.mixed --variants 3 --out cache/tu_berlin_qd3_180.npy   # the shipped one
 """
 from __future__ import annotations
 
