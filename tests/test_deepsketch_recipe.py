@@ -18,9 +18,9 @@ from training.deepsketch.evaluate import load_checkpoint
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
 from training.deepsketch.model import DeepSketch, DeepSketchConfig, fold_norms
+from training.deepsketch.train import configure, train
 from training.fit_words import unknown_classes_of
 from training.trust_sets import quickdraw_files, split_by_class
-from training.deepsketch.train import configure, train
 
 
 def test_folded_norms_give_the_same_outputs_as_plain_convs():

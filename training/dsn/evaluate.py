@@ -12,10 +12,10 @@ Everything lands in ``results.json`` (read by ``export_pack``) beside the figure
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import logging
-import argparse
 import time
 from dataclasses import fields
 from pathlib import Path

@@ -16,9 +16,9 @@ replay, the Quick, Draw! key_id as source id, and the dataset's attribution.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
-import argparse
 from pathlib import Path
 from typing import Any
 

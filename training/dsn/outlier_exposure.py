@@ -19,9 +19,10 @@ embedding" of few-shot learning, e.g. Snell et al. 2017's episodes over many cla
 Background = half A of the Quick, Draw! classes the pack lacks
 (:func:`training.trust_sets.unknown_halves`; half B is never seen, so the open-set figures stay
 honest), less the few-shot evaluation classes of :func:`training.fit_words.unknown_classes_of`
-(taught as words in ``training.fewshot``, so never trained on), the first 25 drawings of each plus one stroke prefix each (the window sees prefixes),
-rendered by the same :func:`training.dsn.data.render` as the training cache. The known rows come
-from the run's own training cache, whole and prefixed, flipped as in training.
+(taught as words in ``training.fewshot``, so never trained on), the first 25 drawings of each
+plus one stroke prefix each (the window sees prefixes), rendered by the same
+:func:`training.dsn.data.render` as the training cache. The known rows come from the run's own
+training cache, whole and prefixed, flipped as in training.
 
 The fine-tuned checkpoint keeps ``train.py``'s layout (``evaluate`` and ``export_pack`` read it)
 with the stage recorded in ``config["outlier_exposure"]``; the run it started from is kept as
@@ -81,7 +82,8 @@ def background_rows(names: list[str], seq: pp.Stroke3Spec, size: int, seed: int,
     by their index in ``names``."""
     drawings = unknown_drawings(quickdraw_files(DATA / "quickdraw"), names, per_class)
     sketches = list(drawings.items)
-    labels = [names.index(n) for n in drawings.names]
+    index = {n: i for i, n in enumerate(names)}
+    labels = [index[n] for n in drawings.names]
     pairs = list(stroke_prefixes(sketches, labels, DataConfig(seed=seed, prefix_copies=1)))
     return render(sketches + [s for s, _ in pairs], labels + [y for _, y in pairs], seq, (size,))
 
@@ -126,9 +128,10 @@ def run(cfg: dict[str, Any]) -> Path:
     log.info("known rows %d, background rows %d (%d classes), read in %.0f s",
              len(known["labels"]), len(background["labels"]), len(names), time.time() - t0)
     n_known = len(ck["classes"])
-    # Trained beside the network, never saved: the pack's models keep their outputs.
-    class_head = torch.nn.Linear(model.cfg.cnn.embed, n_known + len(names))
-    params = list(model.parameters()) + (list(class_head.parameters()) if cfg["class_weight"] else [])
+    params = list(model.parameters())
+    if cfg["class_weight"]:  # trained beside the network, never saved: the pack keeps its outputs
+        class_head = torch.nn.Linear(model.cfg.cnn.embed, n_known + len(names))
+        params += list(class_head.parameters())
     opt = torch.optim.Adam(params, lr=cfg["learning_rate"])
     rng = np.random.default_rng(cfg["seed"])
     clip = tcfg.get("grad_clip", 1.0)
