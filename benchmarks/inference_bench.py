@@ -58,9 +58,13 @@ def eager_runner(pack: Pack) -> tuple[str, Callable[[Feeds], object]] | None:
         reduce = {d: torch.nn.Linear(int(s.info.get("raw_dim", s.dim)), s.dim)
                   for d, s in pack.features.items()}
 
+        mirror = "views" in pack.manifest["models"]["convnet"]  # the graph's mirrored 2nd pass
+
         def run_deepsketch(f: Feeds) -> object:
-            out = net(t(f["convnet"]["image"]))
-            return [reduce[d](v) for d, v in out.feats.items() if d in reduce]
+            image = t(f["convnet"]["image"])
+            out = net(image)
+            logits = (out.logits + net(image.flip(3)).logits) / 2 if mirror else out.logits
+            return [logits, *(reduce[d](v) for d, v in out.feats.items() if d in reduce)]
         return "training.deepsketch.model.DeepSketch + reductions", run_deepsketch
     return None
 

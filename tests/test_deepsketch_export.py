@@ -18,8 +18,9 @@ from sketchpad.pack import DEPTHS, load_pack
 from sketchpad.search import Searcher
 from training.deepsketch.data import TuBerlinCache, build_cache
 from training.deepsketch.evaluate import centre_pass, load_checkpoint
-from training.deepsketch.export_pack import (PackConvNet, export_deepsketch, merge_results,
-                                              quantize_deepsketch_pack, record_protocol)
+from training.deepsketch.export_pack import (MIRROR_VIEWS, PackConvNet, export_deepsketch,
+                                              merge_results, quantize_deepsketch_pack, record_protocol)
+from training.deepsketch.model import DeepSketch, DeepSketchConfig, fold_norms
 from training.export import write_manifest
 from training.deepsketch.similarity import fit_bottleneck, fit_pca
 from training.deepsketch.train import configure, train
@@ -86,8 +87,13 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
             row | {"split": split, "ten_view_accuracy": acc}]}))
     metrics = int8.manifest["metrics"] | {"ten_view_accuracy_split3": {"value": 0.1, "protocol": "old"}}
     write_manifest(int8_dir, int8.manifest | {"metrics": metrics})
-    record_protocol(int8_dir, merge_results(parts), "cmd", {"other_splits": "split 3 next"})
+    scores = {"knn_majority_vote_accuracy": 0.5, "classification_accuracy": 0.6,
+              "precision_at_10": 0.4, "mAP": 0.3}
+    table3 = {"low": {"reduced_dim": 4, "k_vote": 10, "bottleneck": scores, "pca": scores}}
+    record_protocol(int8_dir, merge_results(parts), "cmd", {"other_splits": "split 3 next"}, table3)
     after = load_pack(int8_dir).manifest
+    assert after["metrics"]["table3_bottleneck_knn_vote_low"]["value"] == 0.5
+    assert after["metrics"]["retrieval_mAP_pca_low"]["value"] == 0.3
     assert after["metrics"]["mean_ten_view_accuracy"]["value"] == pytest.approx(0.7)
     assert "split 1: 2 epochs, split 2: 2 epochs" in after["metrics"]["mean_ten_view_accuracy"]["protocol"]
     assert after["metrics"]["ten_view_accuracy_split2"]["value"] == 0.8
@@ -98,3 +104,35 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
     assert runs[0]["train_seconds"] == round(ck["train_seconds"], 1) and runs[0]["recipe"]["epochs"] == 2
     assert after["training"]["other_splits"] == "split 3 next"
     assert after["quantization"] == record
+    record_protocol(int8_dir, merge_results(parts[:1]), "cmd")  # no Table 3 given: it stays
+    assert load_pack(int8_dir).manifest["metrics"]["table3_pca_knn_vote_low"]["value"] == 0.5
+
+
+def test_mirror_view_averages_the_logits_inside_the_graph(tmp_path: Path, data_root: Path):
+    root = data_root / "tu-berlin"
+    data = TuBerlinCache.load(build_cache(root, tmp_path / "c.npy", workers=1, n_classes=2, per_class=6))
+    torch.manual_seed(0)
+    model = fold_norms(DeepSketch(DeepSketchConfig(widths=(4, 4, 8, 8), fc=16, n_classes=2))).eval()
+    _, raw = centre_pass(model, data, np.arange(len(data.labels)), 0.02)
+    reductions = {d: fit_pca(raw[d], 3) for d in DEPTHS}
+    out = export_deepsketch(tmp_path / "pack", model, 0.02, reductions, raw, data.pictures,
+                            data.labels, data.ids, data.classes, metrics={}, training={},
+                            n_trees=2, thumb=16, name="mirror", mirror=True)
+    pack = load_pack(out)
+    assert pack.manifest["models"]["convnet"]["views"] == MIRROR_VIEWS
+    spec = pack.models["convnet"].preprocess
+    page = read_png(root / "png" / data.classes[1] / f"{data.ids[7]}.png")
+    x = torch.from_numpy(pp.convnet_input(page, spec)[None])
+    with torch.no_grad():
+        ref, flipped = model(x), model(x.flip(3))
+    got = Engine(pack, prefer_gpu=False).predict(page)
+    want = torch.softmax((ref.logits + flipped.logits) / 2, 1)[0].numpy()
+    np.testing.assert_allclose(got.per_model["convnet"], want, rtol=1e-4, atol=1e-5)
+    assert np.abs(want - torch.softmax(ref.logits, 1)[0].numpy()).max() > 1e-4  # the mirror counts
+    for d in DEPTHS:  # the search features are the drawing's own, not the mirror's
+        np.testing.assert_allclose(got.features[d], reductions[d](ref.feats[d].numpy())[0],
+                                   rtol=1e-4, atol=1e-4)
+    # and it quantises (shape inference takes the second pass) with the answer barely moving
+    quantize_deepsketch_pack(out, data, 1, 0.02, "test")
+    got8 = Engine(load_pack(out), prefer_gpu=False).predict(page)
+    assert np.abs(got8.per_model["convnet"] - want).max() < 0.05

@@ -14,7 +14,9 @@ from sketchpad.datasets.tu_berlin import TuBerlin
 from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
     build_cache
-from training.deepsketch.evaluate import load_checkpoint
+from training.deepsketch.average import average_checkpoints
+from training.deepsketch.evaluate import load_checkpoint, training_cycles
+from training.deepsketch.export_pack import protocol_metrics, protocol_runs
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
 from training.deepsketch.model import DeepSketch, DeepSketchConfig, fold_norms
@@ -117,6 +119,28 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     averages = [torch.load(tmp_path / r / "ckpt.pt", weights_only=False)["ema"] for r in "bc"]
     for k, v in averages[0].items():  # the weight average goes on too, not restarted at resume
         torch.testing.assert_close(averages[1][k], v, rtol=1e-4, atol=1e-5)
+    # the warm start's figures say what the network trained in all: both runs, first to last
+    cycles = training_cycles(tmp_path / "b" / "ckpt.pt")
+    assert [(Path(c["checkpoint"]).parent.name, c["epochs"]) for c in cycles] == [("a", 1), ("b", 2)]
+    split = {"split": 1, "ten_view_accuracy": 0.5, "single_view_accuracy": 0.4, "epochs": 3,
+             "cycles": cycles, "checkpoint": str(tmp_path / "b" / "ckpt.pt")}
+    row, = protocol_runs({"splits": [split]})
+    assert row["train_seconds"] == pytest.approx(sum(c["train_seconds"] for c in cycles), abs=0.1)
+    assert row["cycles"] == cycles and row["recipe"]["epochs"] == 2
+    results = {"protocol": "p", "splits": [split], "mean_ten_view_accuracy": 0.5,
+               "mean_single_view_accuracy": 0.4}
+    assert "split 1: 1 + 2 epochs" in protocol_metrics(results)["mean_ten_view_accuracy"]["protocol"]
+    # the two cycle ends averaged: weights the mean, BatchNorm statistics measured again
+    ends = [tmp_path / r / "ckpt.pt" for r in "ab"]
+    avg = average_checkpoints(ends, bn_batches=2)
+    ea, eb = first["ema"], torch.load(ends[1], weights_only=False)["ema"]
+    w, bn = "layers.0.0.weight", "layers.0.1.running_mean"
+    torch.testing.assert_close(avg["ema"][w], (ea[w] + eb[w]) / 2)
+    assert not torch.equal(avg["ema"][bn], eb[bn]) and not torch.equal(avg["ema"][bn], ea[bn])
+    torch.save(avg, tmp_path / "avg.pt")
+    averaged = training_cycles(tmp_path / "avg.pt")
+    assert [c["epochs"] for c in averaged] == [1, 2] and len(averaged[1]["averaged_from"]) == 2
+    assert torch.isfinite(load_checkpoint(tmp_path / "avg.pt")[0](torch.zeros(1, 1, 224, 224)).logits).all()
     net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert torch.isfinite(net(torch.zeros(1, 1, 224, 224)).logits).all()

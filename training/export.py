@@ -52,6 +52,7 @@ class ModelExport:
     outputs: Sequence[str]
     preprocess: dict[str, Any] | None = None
     dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # more of the manifest entry, in words
 
 
 @dataclass
@@ -214,7 +215,7 @@ def write_pack(out_dir: str | Path, *, name: str, title: str, dataset: dict[str,
         "training": {"hardware": hardware(), **training}, **(extra or {}),
     }
     for model in models:
-        manifest["models"][model.name] = export_onnx(model, out / f"{model.name}.onnx")
+        manifest["models"][model.name] = export_onnx(model, out / f"{model.name}.onnx") | model.info
     for depth in DEPTHS:
         if depth not in features:
             continue

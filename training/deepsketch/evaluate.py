@@ -40,6 +40,29 @@ def load_checkpoint(path: Path) -> tuple[DeepSketch, dict[str, Any]]:
     return fold_norms(model), ck
 
 
+def training_cycles(path: Path) -> list[dict[str, Any]]:
+    """The training runs behind a checkpoint, first to last, following each run's ``init_from``
+    (a warm restart or a fine-tune starts from another run's weights): what each added, so a
+    figure can say how long its network trained in all. A start that is no longer on disk ends
+    the chain with what the later run's config says of it."""
+    cycles: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    while path and path.resolve() not in seen:
+        seen.add(path.resolve())
+        if not path.is_file():
+            cycles.append({"checkpoint": str(path), "missing": True})
+            break
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = ck["config"]
+        cycles.append({"checkpoint": str(path), "epochs": ck["epoch"] + 1, "lr": cfg["lr"],
+                       "warmup_steps": cfg["warmup_steps"], "seed": cfg["seed"],
+                       "train_seconds": round(float(ck["train_seconds"]), 1),
+                       "command": ck.get("command", "")}
+                      | ({"averaged_from": ck["averaged_from"]} if "averaged_from" in ck else {}))
+        path = Path(cfg["init_from"]) if cfg.get("init_from") else None
+    return cycles[::-1]
+
+
 @torch.inference_mode()
 def centre_pass(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
                 batch: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -114,7 +137,9 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path,
     pred = scores.argmax(1)
     tag = f"split{split}"
     per_class = write_confusion(confusion(y, pred, len(data.classes)), data.classes, out, tag)
-    return {"split": split, "split_seed": split, "checkpoint": str(path), "epochs": ck["epoch"] + 1,
+    cycles = training_cycles(path)
+    return {"split": split, "split_seed": split, "checkpoint": str(path),
+            "epochs": sum(c.get("epochs", 0) for c in cycles), "cycles": cycles,
             "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),
             "ten_view_accuracy": float((pred == y).mean()),
             "single_view_accuracy": float((centre.argmax(1) == y).mean()),
