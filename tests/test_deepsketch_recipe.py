@@ -140,6 +140,10 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     torch.save(avg, tmp_path / "avg.pt")
     averaged = training_cycles(tmp_path / "avg.pt")
     assert [c["epochs"] for c in averaged] == [1, 2] and len(averaged[1]["averaged_from"]) == 2
+    avg["config"] = avg["config"] | {"init_from": str(tmp_path / "gone.pt")}
+    torch.save(avg, tmp_path / "orphan.pt")  # its start deleted: the chain says so and ends
+    assert training_cycles(tmp_path / "orphan.pt")[0] == {"checkpoint": str(tmp_path / "gone.pt"),
+                                                          "missing": True}
     assert torch.isfinite(load_checkpoint(tmp_path / "avg.pt")[0](torch.zeros(1, 1, 224, 224)).logits).all()
     net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())

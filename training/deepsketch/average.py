@@ -25,7 +25,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 
 from ..loader import make_loader
-from .data import Augment, DistinctClassBatches, TrainViews, TuBerlinCache, canvas_mean
+from .data import Augment, DistinctClassBatches, TrainViews, TuBerlinCache
 from .model import DeepSketch, DeepSketchConfig
 
 log = logging.getLogger("deepsketch.average")
@@ -56,10 +56,9 @@ def average_checkpoints(paths: Sequence[Path], bn_batches: int | None = None,
     model.load_state_dict(average_states([c.get("ema") or c["model"] for c in cks]))
     data = TuBerlinCache.load(Path(cfg["cache"]))
     train_idx, _, _ = data.rows(cfg["split"], cfg["train_per_class"])
-    mean = canvas_mean(data.pictures[train_idx])
     sampler = DistinctClassBatches(data.labels, train_idx, cfg["batch_size"], cfg["seed"], 0, 1)
-    loader = make_loader(TrainViews(Path(cfg["cache"]), mean, cfg["seed"], Augment.from_config(cfg)),
-                         sampler)
+    views = TrainViews(Path(cfg["cache"]), float(last["mean"]), cfg["seed"], Augment.from_config(cfg))
+    loader = make_loader(views, sampler)
     n = bn_batches or sampler.batches_per_epoch
     model.train()
     update_bn((b["x"] for b in islice(loader, n)), model)

@@ -43,23 +43,24 @@ def load_checkpoint(path: Path) -> tuple[DeepSketch, dict[str, Any]]:
 def training_cycles(path: Path) -> list[dict[str, Any]]:
     """The training runs behind a checkpoint, first to last, following each run's ``init_from``
     (a warm restart or a fine-tune starts from another run's weights): what each added, so a
-    figure can say how long its network trained in all. A start that is no longer on disk ends
-    the chain with what the later run's config says of it."""
+    figure can say how long its network trained in all. A start no longer on disk ends the chain
+    as ``{"checkpoint": ..., "missing": True}``, and a chain that loops stops where it would."""
     cycles: list[dict[str, Any]] = []
     seen: set[Path] = set()
-    while path and path.resolve() not in seen:
-        seen.add(path.resolve())
-        if not path.is_file():
-            cycles.append({"checkpoint": str(path), "missing": True})
+    at: Path | None = path
+    while at is not None and at.resolve() not in seen:
+        seen.add(at.resolve())
+        if not at.is_file():
+            cycles.append({"checkpoint": str(at), "missing": True})
             break
-        ck = torch.load(path, map_location="cpu", weights_only=False)
+        ck = torch.load(at, map_location="cpu", weights_only=False)
         cfg = ck["config"]
-        cycles.append({"checkpoint": str(path), "epochs": ck["epoch"] + 1, "lr": cfg["lr"],
+        cycles.append({"checkpoint": str(at), "epochs": ck["epoch"] + 1, "lr": cfg["lr"],
                        "warmup_steps": cfg["warmup_steps"], "seed": cfg["seed"],
                        "train_seconds": round(float(ck["train_seconds"]), 1),
                        "command": ck.get("command", "")}
                       | ({"averaged_from": ck["averaged_from"]} if "averaged_from" in ck else {}))
-        path = Path(cfg["init_from"]) if cfg.get("init_from") else None
+        at = Path(cfg["init_from"]) if cfg.get("init_from") else None
     return cycles[::-1]
 
 
