@@ -53,19 +53,17 @@ def eager_runner(pack: Pack) -> tuple[str, Callable[[Feeds], object]] | None:
         return (f"training.dsn.model.DSN ({cfg['kind']})",
                 lambda f: dsn(t(f["convnet"]["image"]), t(f["rnn"]["strokes"]), t(f["rnn"]["lengths"])))
     if cfg and "widths" in cfg:
+        from training.deepsketch.export_pack import MIRROR_VIEWS, PackConvNet
         from training.deepsketch.model import DeepSketch, DeepSketchConfig
-        net = DeepSketch(DeepSketchConfig.from_dict(cfg)).eval()
-        reduce = {d: torch.nn.Linear(int(s.info.get("raw_dim", s.dim)), s.dim)
-                  for d, s in pack.features.items()}
-
-        mirror = "views" in pack.manifest["models"]["convnet"]  # the graph's mirrored 2nd pass
-
-        def run_deepsketch(f: Feeds) -> object:
-            image = t(f["convnet"]["image"])
-            out = net(image)
-            logits = (out.logits + net(image.flip(3)).logits) / 2 if mirror else out.logits
-            return [logits, *(reduce[d](v) for d, v in out.feats.items() if d in reduce)]
-        return "training.deepsketch.model.DeepSketch + reductions", run_deepsketch
+        from training.deepsketch.similarity import Reduction
+        net = DeepSketch(DeepSketchConfig.from_dict(cfg))
+        reductions = {d: Reduction("timing", np.zeros((s.dim, int(s.info.get("raw_dim", s.dim))),
+                                                      np.float32), np.zeros(s.dim, np.float32))
+                      for d, s in pack.features.items()}
+        mirror = pack.manifest["models"]["convnet"].get("views") == MIRROR_VIEWS
+        module = PackConvNet(net, reductions, mirror)  # the graph that was exported
+        return ("training.deepsketch PackConvNet (DeepSketch + reductions)",
+                lambda f: module(t(f["convnet"]["image"])))
     return None
 
 

@@ -40,27 +40,28 @@ def load_checkpoint(path: Path) -> tuple[DeepSketch, dict[str, Any]]:
     return fold_norms(model), ck
 
 
-def training_cycles(path: Path) -> list[dict[str, Any]]:
+def training_cycles(path: Path, ck: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The training runs behind a checkpoint, first to last, following each run's ``init_from``
     (a warm restart or a fine-tune starts from another run's weights): what each added, so a
-    figure can say how long its network trained in all. A start no longer on disk ends the chain
-    as ``{"checkpoint": ..., "missing": True}``, and a chain that loops stops where it would."""
+    figure can say how long its network trained in all. ``ck``: ``path`` already loaded. A start
+    no longer on disk ends the chain as ``{"checkpoint": ..., "missing": True}``, and a chain that
+    loops stops where it would."""
     cycles: list[dict[str, Any]] = []
     seen: set[Path] = set()
     at: Path | None = path
     while at is not None and at.resolve() not in seen:
         seen.add(at.resolve())
-        if not at.is_file():
+        if ck is None and not at.is_file():
             cycles.append({"checkpoint": str(at), "missing": True})
             break
-        ck = torch.load(at, map_location="cpu", weights_only=False)
+        ck = ck if ck is not None else torch.load(at, map_location="cpu", weights_only=False)
         cfg = ck["config"]
         cycles.append({"checkpoint": str(at), "epochs": ck["epoch"] + 1, "lr": cfg["lr"],
                        "warmup_steps": cfg["warmup_steps"], "seed": cfg["seed"],
                        "train_seconds": round(float(ck["train_seconds"]), 1),
                        "command": ck.get("command", "")}
                       | ({"averaged_from": ck["averaged_from"]} if "averaged_from" in ck else {}))
-        at = Path(cfg["init_from"]) if cfg.get("init_from") else None
+        at, ck = (Path(cfg["init_from"]) if cfg.get("init_from") else None), None
     return cycles[::-1]
 
 
@@ -138,7 +139,7 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path,
     pred = scores.argmax(1)
     tag = f"split{split}"
     per_class = write_confusion(confusion(y, pred, len(data.classes)), data.classes, out, tag)
-    cycles = training_cycles(path)
+    cycles = training_cycles(path, ck)
     return {"split": split, "split_seed": split, "checkpoint": str(path),
             "epochs": sum(c.get("epochs", 0) for c in cycles), "cycles": cycles,
             "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),

@@ -192,7 +192,7 @@ def protocol_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
         ck_path = Path(r["checkpoint"])
         if ck_path.is_file():
             ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-            cycles = r.get("cycles") or training_cycles(ck_path)
+            cycles = r.get("cycles") or training_cycles(ck_path, ck)
             row.update(command=ck.get("command", ""),
                        train_seconds=round(sum(c.get("train_seconds", 0.0) for c in cycles), 1),
                        device=ck["device"], hardware=ck.get("hardware", hardware()),
