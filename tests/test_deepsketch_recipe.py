@@ -13,9 +13,10 @@ import torch
 from sketchpad.datasets.tu_berlin import TuBerlin
 from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
-    build_cache
+    build_cache, split_indices
 from training.deepsketch.average import average_checkpoints
-from training.deepsketch.evaluate import load_checkpoint, training_cycles
+from training.deepsketch.evaluate import evaluate_checkpoint, load_checkpoint, ten_view_scores, \
+    training_cycles
 from training.deepsketch.export_pack import protocol_metrics, protocol_runs
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
@@ -123,8 +124,10 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     cycles = training_cycles(tmp_path / "b" / "ckpt.pt")
     assert [(Path(c["checkpoint"]).parent.name, c["epochs"]) for c in cycles] == [("a", 1), ("b", 2)]
     split = {"split": 1, "ten_view_accuracy": 0.5, "single_view_accuracy": 0.4, "epochs": 3,
-             "cycles": cycles, "checkpoint": str(tmp_path / "b" / "ckpt.pt")}
+             "cycles": cycles, "checkpoint": str(tmp_path / "b" / "ckpt.pt"),
+             "snapshots": [c["checkpoint"] for c in cycles]}
     row, = protocol_runs({"splits": [split]})
+    assert row["snapshots"] == split["snapshots"]  # the table names the networks that answered
     assert row["train_seconds"] == pytest.approx(sum(c["train_seconds"] for c in cycles), abs=0.1)
     assert row["cycles"] == cycles and row["recipe"]["epochs"] == 2
     results = {"protocol": "p", "splits": [split], "mean_ten_view_accuracy": 0.5,
@@ -148,6 +151,20 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
     net, _ = load_checkpoint(tmp_path / "b" / "ckpt.pt")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     assert torch.isfinite(net(torch.zeros(1, 1, 224, 224)).logits).all()
+    # a snapshot ensemble of the chain: both cycle ends read every view, log-probabilities summed
+    data = TuBerlinCache.load(path.parent / "tu.npy")
+    r = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False,
+                            snapshots=True)
+    assert r["snapshots"] == [str(e) for e in ends]
+    _, test = split_indices(data.labels, 1, 5)
+    summed = sum(ten_view_scores(net, data, test, float(ck["mean"]))
+                 for net, ck in map(load_checkpoint, ends))
+    assert r["ten_view_accuracy"] == pytest.approx(float((summed.argmax(1) == data.labels[test]).mean()))
+    alone = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False)
+    assert "snapshots" not in alone
+    with pytest.raises(FileNotFoundError, match="gone.pt"):
+        evaluate_checkpoint(tmp_path / "orphan.pt", data, tmp_path, save_features=False,
+                            snapshots=True)
 
 
 def test_quick_drawing_accuracy_is_broken_down_by_how_many_drawings_a_class_trained_on():

@@ -8,6 +8,13 @@ argmax wins. The centre view alone gives the single-view figure. Writes, under `
 centre-view activations of layers 6 / 11 / 13 of all sketches (for :mod:`.similarity` and the
 export), with ``logits.npy``.
 
+With ``--snapshots`` a checkpoint that ends a chain of warm restarts is tested as a snapshot
+ensemble (Huang et al., "Snapshot Ensembles: Train 1, get M for free", ICLR 2017): the network at
+the end of every cosine cycle of the chain (:func:`training_cycles`) reads each view, and the
+log-probabilities are summed over views and snapshots, the paper's rule for views extended to
+networks. One training run, several networks, no extra training cost; the test costs one pass per
+snapshot. The features stay those of the last cycle's network.
+
     python -m training.deepsketch.evaluate runs/deepsketch/cpu-split1/ckpt.pt [more ckpts] --out DIR
 """
 from __future__ import annotations
@@ -120,8 +127,18 @@ def write_confusion(cm: np.ndarray, classes: list[str], out: Path, tag: str) -> 
     return per_class
 
 
-def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path,
-                        save_features: bool) -> dict[str, Any]:
+def snapshot_members(cycles: list[dict[str, Any]]) -> list[Path]:
+    """The checkpoints a snapshot ensemble of ``cycles`` (:func:`training_cycles`) reads: every
+    cycle's end, first to last. A chain whose start is gone cannot be tested as trained."""
+    missing = [c["checkpoint"] for c in cycles if c.get("missing")]
+    if missing:
+        raise FileNotFoundError(f"snapshot {missing[0]} of the chain is missing")
+    return [Path(c["checkpoint"]) for c in cycles]
+
+
+def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_features: bool,
+                        snapshots: bool = False) -> dict[str, Any]:
+    """Test ``path`` on its split, alone or (``snapshots``) with every cycle end of its chain."""
     model, ck = load_checkpoint(path)
     split, mean = int(ck["split"]), float(ck["mean"])
     train_idx, test_idx = split_indices(data.labels, split, ck["config"]["train_per_class"])
@@ -134,14 +151,25 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path,
         centre = logits[test_idx]
     else:
         centre, _ = centre_pass(model, data, test_idx, mean)
-    y = data.labels[test_idx]
+    centre = torch.log_softmax(torch.from_numpy(centre), 1).numpy()
     scores = ten_view_scores(model, data, test_idx, mean)
+    cycles = training_cycles(path, ck)
+    members = snapshot_members(cycles) if snapshots else [path]
+    for other in members[:-1]:  # the last member is ``path`` itself, read above
+        net, other_ck = load_checkpoint(other)
+        if int(other_ck["split"]) != split:
+            raise ValueError(f"snapshot {other} trained on split {other_ck['split']}, not {split}")
+        o_mean = float(other_ck["mean"])
+        centre += torch.log_softmax(torch.from_numpy(centre_pass(net, data, test_idx, o_mean)[0]),
+                                    1).numpy()
+        scores += ten_view_scores(net, data, test_idx, o_mean)
+    y = data.labels[test_idx]
     pred = scores.argmax(1)
     tag = f"split{split}"
     per_class = write_confusion(confusion(y, pred, len(data.classes)), data.classes, out, tag)
-    cycles = training_cycles(path, ck)
     return {"split": split, "split_seed": split, "checkpoint": str(path),
             "epochs": sum(c.get("epochs", 0) for c in cycles), "cycles": cycles,
+            **({"snapshots": [str(m) for m in members]} if snapshots else {}),
             "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),
             "ten_view_accuracy": float((pred == y).mean()),
             "single_view_accuracy": float((centre.argmax(1) == y).mean()),
@@ -157,6 +185,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--features-of-split", type=int, default=1,
                     help="save all sketches' features from this split's checkpoint")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="test each checkpoint with every cycle end of its warm-restart chain "
+                         "(a snapshot ensemble)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
@@ -166,7 +197,8 @@ def main() -> None:
     results = []
     for path in args.checkpoints:
         split = int(torch.load(path, map_location="cpu", weights_only=False)["split"])
-        r = evaluate_checkpoint(path, data, args.out, save_features=split == args.features_of_split)
+        r = evaluate_checkpoint(path, data, args.out, save_features=split == args.features_of_split,
+                                snapshots=args.snapshots)
         log.info("%s", r)
         results.append(r)
     per_class = sorted({r["train_items"] // len(data.classes) for r in results})
@@ -174,7 +206,10 @@ def main() -> None:
     summary = {"protocol": f"TU-Berlin, per class {'/'.join(map(str, per_class))} train / {held} "
                            "test, split s drawn with seed s; "
                            "ten views = centre + 4 corners of the 224 canvas, each mirrored, "
-                           "log-probabilities summed; single view = centre",
+                           "log-probabilities summed; single view = centre"
+                           + ("; snapshot ensemble: every cosine cycle's end of the training "
+                              "chain reads each view, log-probabilities summed over views and "
+                              "snapshots" if args.snapshots else ""),
                "splits": results,
                "mean_ten_view_accuracy": float(np.mean([r["ten_view_accuracy"] for r in results])),
                "mean_single_view_accuracy": float(np.mean([r["single_view_accuracy"] for r in results]))}

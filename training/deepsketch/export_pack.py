@@ -199,6 +199,8 @@ def protocol_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
                        recipe={k: ck["config"][k] for k in RECIPE_KEYS if k in ck["config"]})
             if len(cycles) > 1:  # a warm restart: each cycle's schedule, the recipe is the last's
                 row["cycles"] = cycles
+        if "snapshots" in r:  # tested as a snapshot ensemble of those cycle ends
+            row["snapshots"] = r["snapshots"]
         rows.append(row)
     return rows
 
