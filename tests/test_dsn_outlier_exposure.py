@@ -53,3 +53,24 @@ def test_background_classes_train_the_embedding_and_leave_the_pack_layout(traine
     first, last = stage["history"]
     assert last["classes"] < first["classes"]
     assert "background classes as extra classes" in stage["method"]
+
+
+def test_from_scratch_trains_a_new_network_beside_the_run(trained: Path, tmp_path: Path) -> None:
+    run_bytes = (trained / "ckpt.pt").read_bytes()
+    before, _ = load_model(trained)
+    cfg = {**DEFAULTS, "run_dir": str(trained), "steps": 100, "batch_size": 8,
+           "background_batch": 8, "per_class": 2, "class_weight": 1.0, "learning_rate": 3e-3,
+           "from_scratch": True, "out_dir": str(tmp_path / "scratch")}
+    expose(cfg)
+    assert (trained / "ckpt.pt").read_bytes() == run_bytes  # the run it read is left as it was
+    fresh, ck = load_model(tmp_path / "scratch")
+    assert ck["step"] == 100 and ck["classes"] == list(CLASSES)
+    assert fresh.state_dict().keys() == before.state_dict().keys()
+    # nothing of the run's weights: a new start, and it learns (the loss falls)
+    for name, w in fresh.state_dict().items():
+        if name.endswith("weight") and w.dim() > 1:
+            assert not torch.allclose(w, before.state_dict()[name], atol=1e-3), name
+    first, last = ck["config"]["outlier_exposure"]["history"]
+    assert last["loss"] < first["loss"]
+    assert last["lr"] < first["lr"] <= cfg["learning_rate"]  # warm-up and cosine, as train.py
+    assert ck["config"]["outlier_exposure"]["method"].startswith("trained from scratch")

@@ -24,9 +24,15 @@ plus one stroke prefix each (the window sees prefixes), rendered by the same
 :func:`training.dsn.data.render` as the training cache. The known rows come from the run's own
 training cache, whole and prefixed, flipped as in training.
 
-The fine-tuned checkpoint keeps ``train.py``'s layout (``evaluate`` and ``export_pack`` read it)
-with the stage recorded in ``config["outlier_exposure"]``; the run it started from is kept as
-``ckpt_before_oe.pt``.
+With ``from_scratch`` the same step trains a *new* network of the run's shape from its first
+step (Adam at ``learning_rate`` with ``train.py``'s warm-up and cosine schedule), so the
+background classes shape the features from the start instead of nudging finished ones (session 7
+found a 3,000-step fine-tune moved neither the taught words nor ``known``). It is written to
+``out_dir`` and the run it read its shape, preprocessing and cache from is left as it was.
+
+The checkpoint keeps ``train.py``'s layout (``evaluate`` and ``export_pack`` read it) with the
+stage recorded in ``config["outlier_exposure"]``; a fine-tune in place keeps the run it started
+from as ``ckpt_before_oe.pt``.
 """
 from __future__ import annotations
 
@@ -51,6 +57,8 @@ from ..fit_words import unknown_classes_of
 from ..trust_sets import DATA, PER_CLASS, quickdraw_files, unknown_drawings, unknown_halves
 from .data import DataConfig, _open_shard, hflip, raster_tensor, render, shard_table, stroke_prefixes
 from .evaluate import load_model
+from .model import DSN
+from .train import lr_at
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "weight": 0.5,            # λ of the uniform-target loss (the paper's value for vision)
     "learning_rate": 2e-4,    # the cosine schedule's floor in training
     "class_weight": 0.0,      # background classes as extra classes on the CNN embedding (0: off)
+    "from_scratch": False,    # a new network of the run's shape, trained from step 0 (module doc)
+    "out_dir": "",            # where the checkpoint goes ("": the run's own, fine-tuned in place)
     "per_class": PER_CLASS,   # background drawings a class
     "flip": 0.5,
     "threads": 1,
@@ -113,11 +123,18 @@ def run(cfg: dict[str, Any]) -> Path:
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
     run_dir = Path(cfg["run_dir"])
-    ckpt_path = run_dir / "ckpt.pt"
-    before = run_dir / "ckpt_before_oe.pt"
-    if not before.exists():
-        shutil.copy2(ckpt_path, before)
-    model, ck = load_model(run_dir, before.name)
+    out_dir = Path(cfg["out_dir"] or run_dir)
+    ckpt_path = out_dir / "ckpt.pt"
+    if out_dir == run_dir:
+        start = run_dir / "ckpt_before_oe.pt"
+        if not start.exists():
+            shutil.copy2(ckpt_path, start)
+    else:
+        start = run_dir / "ckpt.pt"
+        out_dir.mkdir(parents=True, exist_ok=True)
+    model, ck = load_model(run_dir, start.name)
+    if cfg["from_scratch"]:
+        model = DSN(model.cfg)  # seeded above: the same new weights for the same config
     tcfg = ck["config"]
     size, mean = tcfg["image_size"], ck["order_raster_mean"]
     seq = pp.spec_from_dict(ck["stroke3"])
@@ -139,6 +156,9 @@ def run(cfg: dict[str, Any]) -> Path:
     history = []
     bar = tqdm(range(cfg["steps"]), dynamic_ncols=True)
     for step in bar:
+        if cfg["from_scratch"]:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg["steps"], cfg["learning_rate"], tcfg)
         ki = rng.integers(0, len(known["labels"]), cfg["batch_size"])
         bi = rng.integers(0, len(background["labels"]), cfg["background_batch"])
         kb = batch(known, ki, size, rng.random(len(ki)) < cfg["flip"])
@@ -159,20 +179,26 @@ def run(cfg: dict[str, Any]) -> Path:
             torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         if (step + 1) % 50 == 0:
-            rec = {"step": step + 1, "loss": loss.item(), "oe": oe.item()}
+            rec = {"step": step + 1, "lr": opt.param_groups[0]["lr"], "loss": loss.item(),
+                   "oe": oe.item()}
             if cfg["class_weight"]:
                 rec["classes"] = classes.item()
             history.append(rec)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k != "step"})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items() if k != "step"})
     method = "Hendrycks et al. 2019, uniform target on fusion and branch heads"
     if cfg["class_weight"]:
         method += "; background classes as extra classes on the CNN embedding"
+    if cfg["from_scratch"]:
+        method = "trained from scratch on the pack's classes and the background: " + method
     stage = {**cfg, "background_classes": names, "background_rows": int(len(background["labels"])),
              "wall_seconds": round(time.time() - t0, 1), "history": history, "method": method}
     ck = {**ck, "model": model.state_dict(), "config": {**tcfg, "outlier_exposure": stage},
-          "wall_seconds": ck["wall_seconds"] + stage["wall_seconds"]}
+          "wall_seconds": stage["wall_seconds"] + (0.0 if cfg["from_scratch"] else ck["wall_seconds"])}
+    if cfg["from_scratch"]:  # nothing of the run's optimiser or schedule carries over
+        ck |= {"step": cfg["steps"], "max_iters": cfg["steps"], "history": history,
+               "optimizer": opt.state_dict(), "argv": sys.argv}
     D.save_atomic(ck, ckpt_path)
-    (run_dir / "outlier_exposure.json").write_text(json.dumps(stage, indent=2) + "\n")
+    (out_dir / "outlier_exposure.json").write_text(json.dumps(stage, indent=2) + "\n")
     return ckpt_path
 
 
