@@ -157,8 +157,12 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
     members = snapshot_members(cycles) if snapshots else [path]
     for other in members[:-1]:  # the last member is ``path`` itself, read above
         net, other_ck = load_checkpoint(other)
-        if int(other_ck["split"]) != split:
-            raise ValueError(f"snapshot {other} trained on split {other_ck['split']}, not {split}")
+        same = (int(other_ck["split"]), other_ck["config"]["train_per_class"]) == \
+            (split, ck["config"]["train_per_class"])
+        if not same:  # another test split: its scores would be of other sketches
+            raise ValueError(f"snapshot {other} trained on split {other_ck['split']} with "
+                             f"{other_ck['config']['train_per_class']} a class, not {split} with "
+                             f"{ck['config']['train_per_class']}")
         o_mean = float(other_ck["mean"])
         centre += torch.log_softmax(torch.from_numpy(centre_pass(net, data, test_idx, o_mean)[0]),
                                     1).numpy()
