@@ -15,8 +15,8 @@ from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
     build_cache, split_indices
 from training.deepsketch.average import average_checkpoints
-from training.deepsketch.evaluate import evaluate_checkpoint, load_checkpoint, ten_view_scores, \
-    training_cycles
+from training.deepsketch.evaluate import evaluate_checkpoint, load_checkpoint, training_cycles, \
+    view_log_probs
 from training.deepsketch.export_pack import protocol_metrics, protocol_runs
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
@@ -157,7 +157,7 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
                             snapshots=True)
     assert r["snapshots"] == [str(e) for e in ends]
     _, test = split_indices(data.labels, 1, 5)
-    summed = sum(ten_view_scores(net, data, test, float(ck["mean"]))
+    summed = sum(view_log_probs(net, data, test, float(ck["mean"])).sum(1)
                  for net, ck in map(load_checkpoint, ends))
     assert r["ten_view_accuracy"] == pytest.approx(float((summed.argmax(1) == data.labels[test]).mean()))
     alone = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False)

@@ -61,6 +61,8 @@ def test_from_scratch_trains_a_new_network_beside_the_run(trained: Path, tmp_pat
     cfg = {**DEFAULTS, "run_dir": str(trained), "steps": 100, "batch_size": 8,
            "background_batch": 8, "per_class": 2, "class_weight": 1.0, "learning_rate": 3e-3,
            "from_scratch": True, "out_dir": str(tmp_path / "scratch")}
+    with pytest.raises(ValueError, match="out_dir"):  # in place it would replace the run
+        expose({**cfg, "out_dir": ""})
     expose(cfg)
     assert (trained / "ckpt.pt").read_bytes() == run_bytes  # the run it read is left as it was
     fresh, ck = load_model(tmp_path / "scratch")

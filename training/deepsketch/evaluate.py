@@ -87,15 +87,16 @@ def centre_pass(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: f
 
 
 @torch.inference_mode()
-def ten_view_scores(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
-                    batch: int = 10) -> np.ndarray:
-    """Sum over the ten views of the log-probabilities, ``[len(idx), C]``."""
+def view_log_probs(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
+                   batch: int = 10) -> np.ndarray:
+    """Log-probabilities of each of the ten views, ``[len(idx), 10, C]``; view 0 is the centre
+    view, the single-view test's."""
     out = []
     for i in tqdm(range(0, len(idx), batch), desc="ten views", mininterval=5):
         part = idx[i:i + batch]
         x = to_batch([v for j in part for v in ten_views(data.pictures[j])], mean)
         lp = torch.log_softmax(model(torch.from_numpy(x)).logits, 1)
-        out.append(lp.reshape(len(part), 10, -1).sum(1).numpy())
+        out.append(lp.reshape(len(part), 10, -1).numpy())
     return np.concatenate(out)
 
 
@@ -148,13 +149,9 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
         np.save(out / "logits.npy", logits)
         for d, f in feats.items():
             np.save(out / f"features_{d}.npy", f)
-        centre = logits[test_idx]
-    else:
-        centre, _ = centre_pass(model, data, test_idx, mean)
-    centre = torch.log_softmax(torch.from_numpy(centre), 1).numpy()
-    scores = ten_view_scores(model, data, test_idx, mean)
     cycles = training_cycles(path, ck)
     members = snapshot_members(cycles) if snapshots else [path]
+    lp = view_log_probs(model, data, test_idx, mean)
     for other in members[:-1]:  # the last member is ``path`` itself, read above
         net, other_ck = load_checkpoint(other)
         same = (int(other_ck["split"]), other_ck["config"]["train_per_class"]) == \
@@ -163,10 +160,8 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
             raise ValueError(f"snapshot {other} trained on split {other_ck['split']} with "
                              f"{other_ck['config']['train_per_class']} a class, not {split} with "
                              f"{ck['config']['train_per_class']}")
-        o_mean = float(other_ck["mean"])
-        centre += torch.log_softmax(torch.from_numpy(centre_pass(net, data, test_idx, o_mean)[0]),
-                                    1).numpy()
-        scores += ten_view_scores(net, data, test_idx, o_mean)
+        lp += view_log_probs(net, data, test_idx, float(other_ck["mean"]))
+    scores, centre = lp.sum(1), lp[:, 0]
     y = data.labels[test_idx]
     pred = scores.argmax(1)
     tag = f"split{split}"

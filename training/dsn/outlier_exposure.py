@@ -124,6 +124,8 @@ def run(cfg: dict[str, Any]) -> Path:
     torch.manual_seed(cfg["seed"])
     run_dir = Path(cfg["run_dir"])
     out_dir = Path(cfg["out_dir"] or run_dir)
+    if cfg["from_scratch"] and out_dir == run_dir:  # a new network would replace the run itself
+        raise ValueError("from_scratch needs an out_dir other than the run it reads")
     ckpt_path = out_dir / "ckpt.pt"
     if out_dir == run_dir:
         start = run_dir / "ckpt_before_oe.pt"
