@@ -21,8 +21,10 @@ from sketchpad.datasets.quickdraw import iter_ndjson
 from sketchpad.ink import Sketch
 
 CONV, ORDER, SEQ = pp.ConvNetRaster(), pp.OrderRaster(), pp.Stroke3Spec(scale=10.0, max_len=128)
+SCALED = pp.ConvNetRaster(scale=0.975)  # the tu-berlin pack's view since session 10
 JOBS = {
     "raster 224 (convnet_input)": lambda s: pp.convnet_input(s, CONV),
+    "raster 224 at scale 0.975 (resampled)": lambda s: pp.convnet_input(s, SCALED),
     "raster 96 (order_raster)": lambda s: pp.order_raster(s, ORDER),
     "stroke-3 (stroke3_input)": lambda s: pp.stroke3_input(s, SEQ),
     "all three": lambda s: (pp.convnet_input(s, CONV), pp.order_raster(s, ORDER),

@@ -320,7 +320,8 @@ _PREPROCESS: dict[str, tuple[type, dict[str, Callable[[Any, str], Any]]]] = {
         "size": lambda v, w: _int(v, w, 8, MAX_SIDE),
         "content": lambda v, w: _int(v, w, 8, MAX_SIDE),
         "line_width": lambda v, w: _num(v, w, 0, 32, open_lo=True),
-        "mean": lambda v, w: _num(v, w, 0, 1)}),
+        "mean": lambda v, w: _num(v, w, 0, 1),
+        "scale": lambda v, w: _num(v, w, 0, 4, open_lo=True)}),
     "order_raster": (OrderRaster, {
         "size": lambda v, w: _int(v, w, 8, MAX_SIDE),
         "line_width": lambda v, w: _num(v, w, 0, 32, open_lo=True),
@@ -347,6 +348,9 @@ def _preprocess(v: Any, where: str) -> ConvNetRaster | OrderRaster | Stroke3Spec
     if isinstance(spec, ConvNetRaster) and spec.content > spec.size:
         raise ManifestError(f"{where}: content {spec.content} does not fit the {spec.size} px "
                             "canvas")
+    if isinstance(spec, ConvNetRaster) and spec.content * spec.scale > spec.size:
+        raise ManifestError(f"{where}: content {spec.content} at scale {spec.scale} does not fit "
+                            f"the {spec.size} px canvas")
     return spec
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from sketchpad import preprocess as pp
-from training.deepsketch.data import DistinctClassBatches, augment, split_indices, ten_views
+from training.deepsketch.data import PAPER_AUGMENT, Augment, DistinctClassBatches, augment, \
+    split_indices, ten_views, view_scale
 
 LABELS = np.repeat(np.arange(250), 80)
 
@@ -49,3 +50,24 @@ def test_views_paste_the_180_picture_into_224():
         out = augment(pic, np.random.default_rng(seed))
         assert out.shape == (224, 224) and out.dtype == np.uint8
         assert (out == 255).sum() >= 60
+
+
+def test_the_test_views_are_the_typical_training_view_resampled_as_training_views_are():
+    cfg = {"aug_scale": (0.8, 1.15)}  # the recipe's jitter
+    assert view_scale(cfg) == 0.975 and view_scale({}) == 1.0 == PAPER_AUGMENT.scale[0]
+    pic = np.zeros((180, 180), np.uint8)
+    pic[:, 88:92] = 255  # a bar from edge to edge
+    views = ten_views(pic, 0.975)
+    assert np.array_equal(views[0], pp.place_in_canvas(pic, 224, scale=0.975))  # the app's view
+    assert np.array_equal(views[1], views[0][:, ::-1])
+    # the size is that of an augment() warp at the same scale, no rotation, no other jitter
+    rng = np.random.default_rng(0)
+    still = Augment(angle=0.0, angle_step=0.0, scale=(0.975, 0.975))
+    warped = augment(pic, rng, still)
+    rows = np.flatnonzero(views[0].max(1) > 0)
+    assert len(rows) == len(np.flatnonzero(warped.max(1) > 0)) == 176  # 180 × 0.975 rounded out
+    # in the ink's middle the resampled view and OpenCV's warp differ by at most one grey level
+    shift = np.flatnonzero(warped.max(0))[0] - np.flatnonzero(views[0].max(0))[0]
+    dr = np.flatnonzero(warped.max(1))[0] - rows[0]
+    same = np.roll(np.roll(views[0], dr, 0), shift, 1)
+    assert np.abs(same.astype(int) - warped.astype(int)).max() <= 1

@@ -35,7 +35,8 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
                      f"--cache={cache}", f"--out_dir={run}"]))
     model, ck = load_checkpoint(run / "ckpt.pt")
     data = TuBerlinCache.load(cache)
-    _, raw = centre_pass(model, data, np.arange(len(data.labels)), ck["mean"])
+    scale = 0.9  # views resampled as a recipe network's would be (data.view_scale)
+    _, raw = centre_pass(model, data, np.arange(len(data.labels)), ck["mean"], scale)
     reductions = {"low": fit_pca(raw["low"], 4),
                   "mid": fit_bottleneck(raw["mid"], data.labels, raw["mid"], data.labels, 4, 3,
                                         epochs=2),
@@ -43,12 +44,13 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
     out = export_deepsketch(tmp_path / "pack", model, ck["mean"], reductions, raw, data.pictures,
                             data.labels, data.ids, data.classes,
                             metrics={"note": {"value": 0.0, "protocol": "test"}},
-                            training={"command": "test"}, n_trees=2, thumb=16, name="tiny-tub")
+                            training={"command": "test"}, n_trees=2, thumb=16, name="tiny-tub",
+                            scale=scale)
 
     pack = load_pack(out)
     engine = Engine(pack, prefer_gpu=False)
     spec = pack.models["convnet"].preprocess
-    assert spec == pp.ConvNetRaster(size=224, content=180, mean=ck["mean"])
+    assert spec == pp.ConvNetRaster(size=224, content=180, mean=ck["mean"], scale=scale)
     page = read_png(root / "png" / data.classes[1] / f"{data.ids[7]}.png")
     got = engine.predict(page)
     with torch.no_grad():
@@ -102,6 +104,7 @@ def test_export_loads_and_matches_torch(tmp_path: Path, data_root: Path):
     assert [(r["split"], r["paper_ten_view"], r["ten_view"]) for r in runs] == [(1, 0.7725, 0.6),
                                                                               (2, 0.7419, 0.8)]
     assert runs[0]["train_seconds"] == round(ck["train_seconds"], 1) and runs[0]["recipe"]["epochs"] == 2
+    assert runs[0]["test_scale"] == 1.0  # a result without one was tested on the sharp paste
     assert after["training"]["other_splits"] == "split 3 next"
     assert after["quantization"] == record
     record_protocol(int8_dir, merge_results(parts[:1]), "cmd")  # no Table 3 given: it stays

@@ -13,7 +13,7 @@ import torch
 from sketchpad.datasets.tu_berlin import TuBerlin
 from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
-    build_cache, split_indices
+    build_cache, split_indices, view_scale
 from training.deepsketch.average import average_checkpoints
 from training.deepsketch.evaluate import evaluate_checkpoint, load_checkpoint, training_cycles, \
     view_log_probs
@@ -157,9 +157,16 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
                             snapshots=True)
     assert r["snapshots"] == [str(e) for e in ends]
     _, test = split_indices(data.labels, 1, 5)
-    summed = sum(view_log_probs(net, data, test, float(ck["mean"])).sum(1)
-                 for net, ck in map(load_checkpoint, ends))
+    members = [load_checkpoint(e) for e in ends]
+    assert r["test_scale"] == view_scale(members[-1][1]["config"])  # each network's training mean
+    summed = sum(view_log_probs(net, data, test, float(ck["mean"]), view_scale(ck["config"])).sum(1)
+                 for net, ck in members)
     assert r["ten_view_accuracy"] == pytest.approx(float((summed.argmax(1) == data.labels[test]).mean()))
+    pasted = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False,
+                                 snapshots=True, test_scale=1.0)  # the sketch as it is, no resampling
+    plain = sum(view_log_probs(net, data, test, float(ck["mean"])).sum(1) for net, ck in members)
+    assert pasted["test_scale"] == 1.0
+    assert pasted["ten_view_accuracy"] == pytest.approx(float((plain.argmax(1) == data.labels[test]).mean()))
     alone = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False)
     assert "snapshots" not in alone
     with pytest.raises(FileNotFoundError, match="gone.pt"):

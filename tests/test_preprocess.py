@@ -84,6 +84,26 @@ def test_place_in_canvas():
         pp.place_in_canvas(pic, 3)
 
 
+def test_a_scaled_view_resizes_about_the_centre_and_resamples_bilinearly():
+    pic = np.zeros((9, 9), np.uint8)
+    pic[4, :] = 200  # a line through the middle row, edge to edge
+    assert np.array_equal(pp.place_in_canvas(pic, 13, scale=1.0), pp.place_in_canvas(pic, 13))
+    half = pp.place_in_canvas(pic, 13, scale=0.5)
+    # the middle row stays on the canvas's middle row (centre 6); output pixels 4..8 sample the
+    # input's pixels 0, 2, …, 8 (pixel centres map to pixel centres, as OpenCV's warp)
+    assert np.flatnonzero(half.max(1)).tolist() == [6]
+    assert half[6].tolist() == [0] * 4 + [200] * 5 + [0] * 4
+    grown = pp.place_in_canvas(pic, 13, scale=1.4)
+    assert grown[:, 6].tolist() == [0] * 5 + [57, 200, 57] + [0] * 5  # bilinear: 200 × (1 - 1/1.4)
+    for bad in (0.0, -1.0, 2.0):
+        with pytest.raises(ValueError, match="scale"):
+            pp.place_in_canvas(pic, 13, scale=bad)
+    spec = pp.ConvNetRaster(size=64, content=48, mean=0.1, scale=0.9)
+    s = sk([(0, 0), (10, 10)])
+    assert np.array_equal(pp.convnet_input(s, spec)[0],
+                          pp.to_tensor(pp.place_in_canvas(pp.convnet_picture(s, spec), 64, scale=0.9), 0.1)[0])
+
+
 def test_a_grey_page_takes_the_png_path():
     page = np.full((120, 90), 255, np.uint8)
     page[30:90, 40:50] = 0  # a dark bar on white

@@ -190,15 +190,24 @@ def test_positions() -> list[tuple[int, int]]:
     return [(m, m), (0, 0), (0, e), (e, 0), (e, e)]
 
 
-def centre_view(picture: np.ndarray) -> np.ndarray:
+def view_scale(config: dict) -> float:
+    """The size factor a network trained with ``config`` is tested at (:attr:`ConvNetRaster.scale`):
+    the mean of its training size jitter, so the test view is its typical training view. 1 for
+    the paper's augmentation, which does not resize."""
+    lo, hi = config.get("aug_scale", PAPER_AUGMENT.scale)
+    return (float(lo) + float(hi)) / 2
+
+
+def centre_view(picture: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """The view the app computes (:func:`preprocess.convnet_input` before mean subtraction)."""
-    return pp.place_in_canvas(np.ascontiguousarray(picture), SIZE)
+    return pp.place_in_canvas(np.ascontiguousarray(picture), SIZE, scale=scale)
 
 
-def ten_views(picture: np.ndarray) -> list[np.ndarray]:
-    """The paper's ten test canvases: five positions × (as drawn, mirrored)."""
+def ten_views(picture: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
+    """The paper's ten test canvases: five positions × (as drawn, mirrored), each at ``scale``."""
     mirrored = np.ascontiguousarray(picture[:, ::-1])
-    return [pp.place_in_canvas(p, SIZE, at=at) for at in test_positions() for p in (picture, mirrored)]
+    return [pp.place_in_canvas(p, SIZE, at=at, scale=scale)
+            for at in test_positions() for p in (picture, mirrored)]
 
 
 def to_batch(canvases: list[np.ndarray], mean: float) -> np.ndarray:

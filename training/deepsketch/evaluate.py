@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import CACHE, TuBerlinCache, centre_view, split_indices, ten_views, to_batch
+from .data import CACHE, TuBerlinCache, centre_view, split_indices, ten_views, to_batch, view_scale
 from .model import DeepSketch, DeepSketchConfig, fold_norms
 
 matplotlib.use("Agg")
@@ -74,11 +74,11 @@ def training_cycles(path: Path, ck: dict[str, Any] | None = None) -> list[dict[s
 
 @torch.inference_mode()
 def centre_pass(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
-                batch: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Centre-view logits and raw features of ``idx`` (float32)."""
+                scale: float = 1.0, batch: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Centre-view logits and raw features of ``idx`` (float32), the view at ``scale``."""
     logits, feats = [], {}
     for i in tqdm(range(0, len(idx), batch), desc="centre view", mininterval=5):
-        x = to_batch([centre_view(data.pictures[j]) for j in idx[i:i + batch]], mean)
+        x = to_batch([centre_view(data.pictures[j], scale) for j in idx[i:i + batch]], mean)
         out = model(torch.from_numpy(x))
         logits.append(out.logits.numpy())
         for d, f in out.feats.items():
@@ -88,13 +88,13 @@ def centre_pass(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: f
 
 @torch.inference_mode()
 def view_log_probs(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
-                   batch: int = 10) -> np.ndarray:
-    """Log-probabilities of each of the ten views, ``[len(idx), 10, C]``; view 0 is the centre
-    view, the single-view test's."""
+                   scale: float = 1.0, batch: int = 10) -> np.ndarray:
+    """Log-probabilities of each of the ten views at ``scale``, ``[len(idx), 10, C]``; view 0 is
+    the centre view, the single-view test's."""
     out = []
     for i in tqdm(range(0, len(idx), batch), desc="ten views", mininterval=5):
         part = idx[i:i + batch]
-        x = to_batch([v for j in part for v in ten_views(data.pictures[j])], mean)
+        x = to_batch([v for j in part for v in ten_views(data.pictures[j], scale)], mean)
         lp = torch.log_softmax(model(torch.from_numpy(x)).logits, 1)
         out.append(lp.reshape(len(part), 10, -1).numpy())
     return np.concatenate(out)
@@ -138,20 +138,23 @@ def snapshot_members(cycles: list[dict[str, Any]]) -> list[Path]:
 
 
 def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_features: bool,
-                        snapshots: bool = False) -> dict[str, Any]:
-    """Test ``path`` on its split, alone or (``snapshots``) with every cycle end of its chain."""
+                        snapshots: bool = False, test_scale: float | None = None) -> dict[str, Any]:
+    """Test ``path`` on its split, alone or (``snapshots``) with every cycle end of its chain.
+    Each network sees the views at ``test_scale``, by default at its own :func:`view_scale`."""
     model, ck = load_checkpoint(path)
     split, mean = int(ck["split"]), float(ck["mean"])
+    scale = view_scale(ck["config"]) if test_scale is None else test_scale
     train_idx, test_idx = split_indices(data.labels, split, ck["config"]["train_per_class"])
     if save_features:  # all sketches' centre view: the gallery, the similarity study
         every = np.arange(len(data.labels))
-        logits, feats = centre_pass(model, data, every, mean)
+        logits, feats = centre_pass(model, data, every, mean, scale)
         np.save(out / "logits.npy", logits)
         for d, f in feats.items():
             np.save(out / f"features_{d}.npy", f)
     cycles = training_cycles(path, ck)
     members = snapshot_members(cycles) if snapshots else [path]
-    lp = view_log_probs(model, data, test_idx, mean)
+    lp = view_log_probs(model, data, test_idx, mean, scale)
+    scales = {path: scale}
     for other in members[:-1]:  # the last member is ``path`` itself, read above
         net, other_ck = load_checkpoint(other)
         same = (int(other_ck["split"]), other_ck["config"]["train_per_class"]) == \
@@ -160,7 +163,8 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
             raise ValueError(f"snapshot {other} trained on split {other_ck['split']} with "
                              f"{other_ck['config']['train_per_class']} a class, not {split} with "
                              f"{ck['config']['train_per_class']}")
-        lp += view_log_probs(net, data, test_idx, float(other_ck["mean"]))
+        scales[other] = view_scale(other_ck["config"]) if test_scale is None else test_scale
+        lp += view_log_probs(net, data, test_idx, float(other_ck["mean"]), scales[other])
     scores, centre = lp.sum(1), lp[:, 0]
     y = data.labels[test_idx]
     pred = scores.argmax(1)
@@ -169,6 +173,7 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
     return {"split": split, "split_seed": split, "checkpoint": str(path),
             "epochs": sum(c.get("epochs", 0) for c in cycles), "cycles": cycles,
             **({"snapshots": [str(m) for m in members]} if snapshots else {}),
+            "test_scale": scale if len(set(scales.values())) == 1 else [scales[m] for m in members],
             "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),
             "ten_view_accuracy": float((pred == y).mean()),
             "single_view_accuracy": float((centre.argmax(1) == y).mean()),
@@ -184,6 +189,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--features-of-split", type=int, default=1,
                     help="save all sketches' features from this split's checkpoint")
+    ap.add_argument("--test-scale", type=float,
+                    help="size factor of every test view (default: each network's own, the mean "
+                         "of its training size jitter; 1 = the sketch pasted as it is)")
     ap.add_argument("--snapshots", action="store_true",
                     help="test each checkpoint with every cycle end of its warm-restart chain "
                          "(a snapshot ensemble)")
@@ -197,7 +205,7 @@ def main() -> None:
     for path in args.checkpoints:
         split = int(torch.load(path, map_location="cpu", weights_only=False)["split"])
         r = evaluate_checkpoint(path, data, args.out, save_features=split == args.features_of_split,
-                                snapshots=args.snapshots)
+                                snapshots=args.snapshots, test_scale=args.test_scale)
         log.info("%s", r)
         results.append(r)
     per_class = sorted({r["train_items"] // len(data.classes) for r in results})
@@ -205,7 +213,11 @@ def main() -> None:
     summary = {"protocol": f"TU-Berlin, per class {'/'.join(map(str, per_class))} train / {held} "
                            "test, split s drawn with seed s; "
                            "ten views = centre + 4 corners of the 224 canvas, each mirrored, "
-                           "log-probabilities summed; single view = centre"
+                           "log-probabilities summed; single view = centre; "
+                           + ("each view at the network's test scale (the mean of its training "
+                              "size jitter), resampled bilinearly as its training views are"
+                              if args.test_scale is None else
+                              f"every view at scale {args.test_scale}")
                            + ("; snapshot ensemble: every cosine cycle's end of the training "
                               "chain reads each view, log-probabilities summed over views and "
                               "snapshots" if args.snapshots else ""),

@@ -49,7 +49,7 @@ def evaluate_pack(pack_dir: Path, data: TuBerlinCache, split: int, train_per_cla
     ten, centre = [], []
     for i in tqdm(range(0, len(test_idx), batch), desc=f"{pack.name} split {split}", mininterval=5):
         pics = [data.pictures[j] for j in test_idx[i:i + batch]]
-        views = to_batch([v for p in pics for v in ten_views(p)], mean)
+        views = to_batch([v for p in pics for v in ten_views(p, spec.preprocess.scale)], mean)
         lp = log_softmax(session.run(["logits"], {"image": views})[0]).reshape(len(pics), 10, -1)
         ten.append(lp.sum(1).argmax(1))
         centre.append(lp[:, 0].argmax(1))  # ten_views starts with the centre view as drawn

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from sketchpad.pack import DEPTHS, MANIFEST
+from sketchpad.pack import DEPTHS, MANIFEST, load_pack
 from sketchpad.preprocess import ConvNetRaster
 from training.export import Gallery, ModelExport, build_index, hardware, write_manifest, write_pack
 from training.quantize import quantize_pack
 
 from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, split_indices, \
-    to_batch
+    to_batch, view_scale
 from .evaluate import load_checkpoint, training_cycles
 from .mixed import HELD_OUT
 from .model import FEATURE_LAYERS, DeepSketch
@@ -108,13 +108,13 @@ def export_deepsketch(out_dir: Path, model: DeepSketch, mean: float,
                       search_k: int = 1000,
                       thumb: int = 48, name: str = "tu-berlin",
                       title: str = "TU-Berlin · DeepSketch ConvNet", also_trained_on: str = "",
-                      mirror: bool = False) -> Path:
+                      mirror: bool = False, scale: float = 1.0) -> Path:
     """Write the pack. ``raw_features[depth]`` are the gallery's raw centre-view activations
-    (``model(...).feats``); the reductions turn them into the indexed vectors. ``mirror``: see
-    :class:`PackConvNet`."""
-    spec = ConvNetRaster(size=SIZE, content=CONTENT, mean=float(mean))
+    (``model(...).feats``, views at ``scale``: :func:`.data.view_scale`); the reductions turn
+    them into the indexed vectors. ``mirror``: see :class:`PackConvNet`."""
+    spec = ConvNetRaster(size=SIZE, content=CONTENT, mean=float(mean), scale=scale)
     module = PackConvNet(model, reductions, mirror)
-    example = torch.from_numpy(to_batch([centre_view(p) for p in pictures[:2]], spec.mean))
+    example = torch.from_numpy(to_batch([centre_view(p, scale) for p in pictures[:2]], spec.mean))
     gallery_features = {d: reductions[d](raw_features[d]) for d in DEPTHS}
     if n_trees is None:
         n_trees = choose_n_trees(gallery_features, search_k)
@@ -141,10 +141,11 @@ def quantize_deepsketch_pack(out: Path, data: TuBerlinCache, split: int, mean: f
                              command: str) -> dict[str, Any]:
     """The pack's convnet to int8 (:mod:`training.quantize`), calibrated on the split's training
     sketches only; the gallery (thumbnails in the pack) re-embedded from the original pictures,
-    each as the app's centre view of that PNG."""
+    each as the app's centre view of that PNG (at the pack's preprocessing scale)."""
     train_idx, _ = split_indices(data.labels, split)
+    scale = load_pack(out).models["convnet"].preprocess.scale
     return quantize_pack(out, rows=train_idx, command=command, inputs=lambda i: {
-        "convnet": {"image": to_batch([centre_view(data.pictures[i])], mean)}})
+        "convnet": {"image": to_batch([centre_view(data.pictures[i], scale)], mean)}})
 
 
 def mixed_training(config: dict[str, Any]) -> str:
@@ -201,6 +202,7 @@ def protocol_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
                 row["cycles"] = cycles
         if "snapshots" in r:  # tested as a snapshot ensemble of those cycle ends
             row["snapshots"] = r["snapshots"]
+        row["test_scale"] = r.get("test_scale", 1.0)  # results before session 10: the sharp paste
         rows.append(row)
     return rows
 
@@ -364,7 +366,8 @@ def main() -> None:
                "per_class_accuracy": {"value": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                                       "protocol": proto}},
         thumb=args.thumb, n_trees=args.trees, search_k=args.search_k,
-        also_trained_on=mixed_training(ck["config"]), mirror=args.mirror)
+        also_trained_on=mixed_training(ck["config"]), mirror=args.mirror,
+        scale=view_scale(ck["config"]))
     if args.int8:
         quantize_deepsketch_pack(args.out, data, split, float(ck["mean"]), command)
 

@@ -64,7 +64,8 @@ class PaperTable:
 
 _SPLIT_NOTE = ("The paper: three random splits, 2/3 train and 1/3 test, one network per split, "
                "the full 15-layer network. Ours: the same protocol, a narrower network trained on "
-               "a CPU in two cosine cycles, whose two ends answer together (see the protocol).")
+               "a CPU in two cosine cycles, whose two ends answer together, each view drawn at "
+               "the size and smoothness of a typical training view (see the protocol).")
 _QD_NOTE = ("The paper: 40 hard Quick, Draw! classes, all their drawings. Ours: the classes in "
             "this pack and the drawings we have (at most 3,000 per class for training), so the "
             "difference is not a like-for-like comparison.")
