@@ -15,8 +15,8 @@ from training.deepsketch.cross_domain import by_training_size
 from training.deepsketch.data import BACKGROUND, QUICKDRAW, TU, Augment, TuBerlinCache, augment, \
     build_cache, split_indices, view_scale
 from training.deepsketch.average import average_checkpoints
-from training.deepsketch.evaluate import evaluate_checkpoint, load_checkpoint, training_cycles, \
-    view_log_probs
+from training.deepsketch.evaluate import evaluate_checkpoint, features_scale, load_checkpoint, \
+    training_cycles, view_log_probs
 from training.deepsketch.export_pack import protocol_metrics, protocol_runs
 from training.deepsketch.mixed import HELD_OUT, SharedClasses, build_mixed_cache, held_out_quickdraw, \
     training_quickdraw
@@ -166,6 +166,11 @@ def test_recipe_run_with_ema_outliers_and_warm_start_resumes(mixed: tuple[Path, 
                                  snapshots=True, test_scale=1.0)  # the sketch as it is, no resampling
     plain = sum(view_log_probs(net, data, test, float(ck["mean"])).sum(1) for net, ck in members)
     assert pasted["test_scale"] == 1.0
+    feats = tmp_path / "feats"
+    feats.mkdir()
+    assert features_scale(feats) == 1.0  # features saved before the view was recorded: the paste
+    evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, feats, save_features=True)
+    assert features_scale(feats) == r["test_scale"]  # what a pack exported from them must ask for
     assert pasted["ten_view_accuracy"] == pytest.approx(float((plain.argmax(1) == data.labels[test]).mean()))
     alone = evaluate_checkpoint(tmp_path / "b" / "ckpt.pt", data, tmp_path, save_features=False)
     assert "snapshots" not in alone

@@ -6,7 +6,9 @@ argmax wins. The centre view alone gives the single-view figure. Writes, under `
 ``results.json`` (accuracy per split and mean), ``confusion_split<s>.npy/.csv``,
 ``per_class_split<s>.csv``, ``confusion_split<s>.png``, and ``features_<depth>.npy`` — the raw
 centre-view activations of layers 6 / 11 / 13 of all sketches (for :mod:`.similarity` and the
-export), with ``logits.npy``.
+export), with ``logits.npy`` and ``features_view.json`` (the view scale they were computed at,
+which the exported pack's preprocessing takes). Every view is drawn at the network's training
+mean size, resampled (:func:`.data.view_scale`), unless ``--test-scale`` says otherwise.
 
 With ``--snapshots`` a checkpoint that ends a chain of warm restarts is tested as a snapshot
 ensemble (Huang et al., "Snapshot Ensembles: Train 1, get M for free", ICLR 2017): the network at
@@ -137,13 +139,28 @@ def snapshot_members(cycles: list[dict[str, Any]]) -> list[Path]:
     return [Path(c["checkpoint"]) for c in cycles]
 
 
+#: Beside the saved features: the view they were computed at, which the pack exported from them
+#: must ask the app for (:func:`features_scale`).
+FEATURES_VIEW = "features_view.json"
+
+
+def features_scale(features_dir: Path) -> float:
+    """The view scale of the features in ``features_dir``; 1 (the sharp paste) for features saved
+    before the scale was recorded."""
+    view = features_dir / FEATURES_VIEW
+    return float(json.loads(view.read_text())["test_scale"]) if view.is_file() else 1.0
+
+
 def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_features: bool,
                         snapshots: bool = False, test_scale: float | None = None) -> dict[str, Any]:
     """Test ``path`` on its split, alone or (``snapshots``) with every cycle end of its chain.
     Each network sees the views at ``test_scale``, by default at its own :func:`view_scale`."""
+    def scale_of(config: dict[str, Any]) -> float:
+        return view_scale(config) if test_scale is None else test_scale
+
     model, ck = load_checkpoint(path)
     split, mean = int(ck["split"]), float(ck["mean"])
-    scale = view_scale(ck["config"]) if test_scale is None else test_scale
+    scale = scale_of(ck["config"])
     train_idx, test_idx = split_indices(data.labels, split, ck["config"]["train_per_class"])
     if save_features:  # all sketches' centre view: the gallery, the similarity study
         every = np.arange(len(data.labels))
@@ -151,10 +168,11 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
         np.save(out / "logits.npy", logits)
         for d, f in feats.items():
             np.save(out / f"features_{d}.npy", f)
+        (out / FEATURES_VIEW).write_text(json.dumps({"checkpoint": str(path), "test_scale": scale}) + "\n")
     cycles = training_cycles(path, ck)
     members = snapshot_members(cycles) if snapshots else [path]
     lp = view_log_probs(model, data, test_idx, mean, scale)
-    scales = {path: scale}
+    scales = []  # each member's, in the members' order
     for other in members[:-1]:  # the last member is ``path`` itself, read above
         net, other_ck = load_checkpoint(other)
         same = (int(other_ck["split"]), other_ck["config"]["train_per_class"]) == \
@@ -163,8 +181,9 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
             raise ValueError(f"snapshot {other} trained on split {other_ck['split']} with "
                              f"{other_ck['config']['train_per_class']} a class, not {split} with "
                              f"{ck['config']['train_per_class']}")
-        scales[other] = view_scale(other_ck["config"]) if test_scale is None else test_scale
-        lp += view_log_probs(net, data, test_idx, float(other_ck["mean"]), scales[other])
+        scales.append(scale_of(other_ck["config"]))
+        lp += view_log_probs(net, data, test_idx, float(other_ck["mean"]), scales[-1])
+    scales.append(scale)  # ``path``, the last member
     scores, centre = lp.sum(1), lp[:, 0]
     y = data.labels[test_idx]
     pred = scores.argmax(1)
@@ -173,7 +192,7 @@ def evaluate_checkpoint(path: Path, data: TuBerlinCache, out: Path, save_feature
     return {"split": split, "split_seed": split, "checkpoint": str(path),
             "epochs": sum(c.get("epochs", 0) for c in cycles), "cycles": cycles,
             **({"snapshots": [str(m) for m in members]} if snapshots else {}),
-            "test_scale": scale if len(set(scales.values())) == 1 else [scales[m] for m in members],
+            "test_scale": scale if len(set(scales)) == 1 else scales,
             "test_items": int(len(test_idx)), "train_items": int(len(train_idx)),
             "ten_view_accuracy": float((pred == y).mean()),
             "single_view_accuracy": float((centre.argmax(1) == y).mean()),

@@ -36,8 +36,8 @@ from training.export import Gallery, ModelExport, build_index, hardware, write_m
 from training.quantize import quantize_pack
 
 from .data import ATTRIBUTION, BACKGROUND, CACHE, CONTENT, QUICKDRAW, SIZE, TuBerlinCache, centre_view, split_indices, \
-    to_batch, view_scale
-from .evaluate import load_checkpoint, training_cycles
+    to_batch
+from .evaluate import features_scale, load_checkpoint, training_cycles
 from .mixed import HELD_OUT
 from .model import FEATURE_LAYERS, DeepSketch
 from .similarity import Reduction
@@ -367,7 +367,7 @@ def main() -> None:
                                       "protocol": proto}},
         thumb=args.thumb, n_trees=args.trees, search_k=args.search_k,
         also_trained_on=mixed_training(ck["config"]), mirror=args.mirror,
-        scale=view_scale(ck["config"]))
+        scale=features_scale(args.eval_dir))  # the view the gallery's features were computed at
     if args.int8:
         quantize_deepsketch_pack(args.out, data, split, float(ck["mean"]), command)
 

@@ -38,7 +38,7 @@ from .. import distributed as D
 from ..export import hardware
 from ..loader import Batch, loader_state, make_loader, restore
 from .data import CACHE, QUICKDRAW, TRAIN_PER_CLASS, Augment, DistinctClassBatches, TrainViews, TuBerlinCache, canvas_mean, \
-    centre_view, to_batch
+    centre_view, to_batch, view_scale
 from .model import DeepSketch, DeepSketchConfig
 
 log = logging.getLogger("deepsketch.train")
@@ -139,13 +139,14 @@ def outlier_batch(views: TrainViews, rows: np.ndarray, cfg: dict[str, Any], step
 
 @torch.no_grad()
 def quick_accuracy(model: DeepSketch, data: TuBerlinCache, idx: np.ndarray, mean: float,
-                   device: torch.device, batch: int = 100) -> float:
-    """Single centre-view accuracy on ``idx`` (a progress figure; evaluate.py gives the real one)."""
+                   device: torch.device, scale: float = 1.0, batch: int = 100) -> float:
+    """Single centre-view accuracy on ``idx``, the view at ``scale`` (a progress figure;
+    evaluate.py gives the real one)."""
     model.eval()
     hits = 0
     for i in range(0, len(idx), batch):
         part = idx[i:i + batch]
-        x = to_batch([centre_view(data.pictures[j]) for j in part], mean)
+        x = to_batch([centre_view(data.pictures[j], scale) for j in part], mean)
         pred = model(torch.from_numpy(x).to(device)).logits.argmax(1).cpu().numpy()
         hits += int((pred == data.labels[part]).sum())
     model.train()
@@ -274,7 +275,8 @@ def train(cfg: dict[str, Any]) -> DeepSketch:
                 raise FloatingPointError(f"mean loss of epoch {epoch} is {totals['loss']}: lower lr")
             if ctx.is_master:
                 shown = ema.module if ema is not None else model
-                acc = quick_accuracy(shown, data, eval_idx, mean, device) if len(eval_idx) else float("nan")
+                acc = (quick_accuracy(shown, data, eval_idx, mean, device, view_scale(cfg))
+                       if len(eval_idx) else float("nan"))
                 log.info("epoch %d done: train loss %.4f, train acc %.4f, test centre-view acc (%d) "
                          "%.4f, %.1f samples/s/rank, wall %.0f s", epoch, totals["loss"] / totals["seen"],
                          totals["hits"] / totals["seen"], len(eval_idx), acc,
